@@ -1,0 +1,1 @@
+"""Benchmark harness: load, floors, idle sockets and channel layers (docs/benchmarks.md)."""

@@ -1,0 +1,184 @@
+"""One message's server-side work, in-process and step by step: SQL statements, commits, broadcasts, CPU.
+
+    python -m bench.pipeline [--messages 30] [--pyinstrument]
+
+Runs the same service functions that daphne and the Celery tasks run, in the order of one message, without
+Celery in between (its hops are what the floor measures): message_create (daphne), then task A
+answer_generate, task B detail_page_prepare + 3 x detail_button_ready, task C history_record. The database
+is a fresh SQLite file of its own (or BENCH_DATABASE_URL); broadcasts go to a real Redis channel layer.
+Counts per message and step: SQL statements by kind, transaction commits, group_sends, Celery enqueues,
+wall and CPU time. With --pyinstrument, the call tree of the whole run is written to var/bench/pipeline.html
+and its top is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+from . import common
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setup() -> None:
+    from devtools.redis_server import ensure_redis_url
+
+    work = ROOT / "var" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        path = work / "pipeline.sqlite3"
+        path.unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    os.environ["DATABASE_URL"] = url
+    redis_url, embedded = ensure_redis_url()
+    os.environ["REDIS_URL"] = redis_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    return embedded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.pipeline")
+    parser.add_argument("--messages", type=int, default=30)
+    parser.add_argument("--pyinstrument", action="store_true")
+    args = parser.parse_args(argv)
+    embedded = _setup()
+    try:
+        return _run(args)
+    finally:
+        if embedded:
+            embedded.cleanup()
+
+
+def _run(args) -> int:
+    from django.db import connection
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    import chat.events
+    from chat.answering import answer_generate
+    from chat.history import history_record
+    from chat.models import Conversation
+    from chat.services import message_create
+    from chat.tasks import answer_generate_task, history_record_task
+    from hscode.analysis.analyse import warm_up
+    from hscode.services import detail_button_ready, detail_page_prepare
+    from hscode.tasks import detail_button_build_task, detail_page_prepare_task
+
+    warm_up()
+    stage = {"name": "setup"}
+    counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+    def sql_wrapper(execute, sql, params, many, context):
+        kind = sql.lstrip().split(" ", 1)[0].upper()
+        counts[stage["name"]][f"sql {kind}"] += 1
+        counts[stage["name"]]["sql total"] += 1
+        return execute(sql, params, many, context)
+
+    real_commit = BaseDatabaseWrapper._commit
+
+    def counting_commit(self):
+        counts[stage["name"]]["commits"] += 1
+        return real_commit(self)
+
+    real_broadcast = chat.events.event_broadcast
+
+    def counting_broadcast(conversation_id, frame):
+        counts[stage["name"]]["group_send"] += 1
+        counts[stage["name"]][f"event {frame['event']}"] += 1
+        return real_broadcast(conversation_id, frame)
+
+    def enqueue(*a, **k):
+        counts[stage["name"]]["celery enqueue"] += 1
+
+    timings: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+
+    def step(name, fn, *a):
+        stage["name"] = name
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn(*a)
+        timings[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+        return result
+
+    profiler = None
+    if args.pyinstrument:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+    conversation = Conversation.objects.create(owner_session_key="bench-pipeline")
+    patches = [
+        mock.patch.object(BaseDatabaseWrapper, "_commit", counting_commit),
+        mock.patch.object(chat.events, "event_broadcast", counting_broadcast),
+        mock.patch.object(answer_generate_task, "delay_on_commit", enqueue),
+        mock.patch.object(detail_page_prepare_task, "delay_on_commit", enqueue),
+        mock.patch.object(history_record_task, "delay_on_commit", enqueue),
+        mock.patch.object(detail_button_build_task, "delay", enqueue),
+    ]
+    for p in patches:
+        p.start()
+    try:
+        with connection.execute_wrapper(sql_wrapper):
+            if profiler:
+                profiler.start()
+            for n in range(args.messages):
+                text = common.message_text(n, cold=True, nonce=os.getpid())
+                message = step("daphne: message_create", lambda t=text: message_create(conversation=conversation,
+                                                                                         text=t))
+                step("task A: answer_generate", answer_generate, message.pk)
+                buttons = step("task B: detail_page_prepare", detail_page_prepare, message.pk)
+                for _button in buttons:
+                    stage["name"] = "task B: enqueue button"
+                    enqueue()
+                for button in buttons:
+                    step("task B: detail_button_ready (each)", detail_button_ready, message.pk, button)
+                step("task C: history_record", history_record, message.pk)
+            if profiler:
+                profiler.stop()
+    finally:
+        for p in patches:
+            p.stop()
+
+    n = args.messages
+    steps = {}
+    total: collections.Counter = collections.Counter()
+    for name, values in timings.items():
+        c = counts[name]
+        total.update(c)
+        calls = len(values)
+        steps[name] = {
+            "calls_per_msg": round(calls / n, 2),
+            "wall_ms_per_call": round(1000 * sum(v[0] for v in values) / calls, 2),
+            "cpu_ms_per_call": round(1000 * sum(v[1] for v in values) / calls, 2),
+            "per_call": {k: round(v / calls, 2) for k, v in sorted(c.items())},
+        }
+    total.update(counts["task B: enqueue button"])
+    out = {
+        "database": connection.vendor,
+        "messages": n,
+        "steps": steps,
+        "per_message": {k: round(v / n, 2) for k, v in sorted(total.items())},
+        "cpu_ms_per_msg_in_process": round(1000 * sum(v[1] for vs in timings.values() for v in vs) / n, 2),
+        "wall_ms_per_msg_in_process": round(1000 * sum(v[0] for vs in timings.values() for v in vs) / n, 2),
+    }
+    print(common.dumps(out))
+    if profiler:
+        html = ROOT / "var" / "bench" / "pipeline.html"
+        html.write_text(profiler.output_html(), encoding="utf-8")
+        print(profiler.output_text(unicode=True, color=False, show_all=False)[:12000])
+        print(f"call tree: {html}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,463 @@
+"""Admin: conversations, and the operators' review of analyses (filters, timeline, reviews, reprocessing).
+
+Everything shown is rendered through autoescaping templates or format_html: text from
+people and from analyses (which quote it) never becomes markup in the admin.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Substr
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+
+from hscode.reprocessing import (
+    OperatorError,
+    code_digits,
+    hscode_q,
+    reprocess_request,
+    review_record,
+    review_validate,
+)
+
+from .metrics import TASK_NAMES
+from .models import AnalysisReview, ChatMessage, Conversation, ConversationEvent, ReprocessRun
+
+JSON_FIELDS = ("hscode_analysis", "context7_analysis", "sse_bookmark_data", "parallel_task_metrics")
+CODE_LIKE = re.compile(r"(?i)(hs\s*)?[\d.\-\s]{2,}")
+
+
+def pretty_json(value, summary: str = "JSON", open_: bool = False) -> str:
+    """A JSON value as a collapsible, escaped <details> block."""
+    text = None if value is None else json.dumps(value, ensure_ascii=False, indent=2)
+    return render_to_string("admin/chat/json_block.html", {"text": text, "summary": summary, "open": open_})
+
+
+# --- list filters --------------------------------------------------------------------
+
+
+class SourceFilter(admin.SimpleListFilter):
+    title = "analysis source"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return [("explicit", "explicit (code in the text)"), ("local", "local classifier"), ("context7", "Context7")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(hscode_analysis__analysis_source=self.value())
+        return queryset
+
+
+class ConfidenceFilter(admin.SimpleListFilter):
+    title = "confidence"
+    parameter_name = "confidence"
+    BANDS = {
+        "lt50": ("below 0.50", Q(hscode_analysis__classification_confidence__lt=0.5)),
+        "50to80": ("0.50 – 0.79", Q(hscode_analysis__classification_confidence__gte=0.5)
+                   & Q(hscode_analysis__classification_confidence__lt=0.8)),
+        "80to99": ("0.80 – 0.99", Q(hscode_analysis__classification_confidence__gte=0.8)
+                   & Q(hscode_analysis__classification_confidence__lt=1)),
+        "certain": ("1.0 (explicit)", Q(hscode_analysis__classification_confidence__gte=1)),
+        "none": ("not analysed", Q(hscode_analysis__isnull=True)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        return queryset.filter(band[1]) if band else queryset
+
+
+class FallbackFilter(admin.SimpleListFilter):
+    title = "fallback used"
+    parameter_name = "fallback"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "yes (Context7 failed)"), ("no", "no")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(hscode_analysis__fallback_used=True)
+        if self.value() == "no":
+            return queryset.filter(hscode_analysis__fallback_used=False)
+        return queryset
+
+
+class ProcessingTimeFilter(admin.SimpleListFilter):
+    title = "processing time"
+    parameter_name = "processing"
+    BANDS = {
+        "lt1": ("under 1 s", Q(detail_page_processing_time__lt=1000)),
+        "1to3": ("1 – 3 s", Q(detail_page_processing_time__gte=1000, detail_page_processing_time__lt=3000)),
+        "3to5": ("3 – 5 s", Q(detail_page_processing_time__gte=3000, detail_page_processing_time__lt=5000)),
+        "over5": ("5 s and more (over budget)", Q(detail_page_processing_time__gte=5000)),
+        "none": ("not measured", Q(detail_page_processing_time__isnull=True)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        return queryset.filter(band[1]) if band else queryset
+
+
+class DetectedCodeFilter(admin.SimpleListFilter):
+    """The most frequent detected headings (4 digits), and 'no code'."""
+
+    title = "detected code (heading)"
+    parameter_name = "heading"
+
+    def lookups(self, request, model_admin):
+        rows = (
+            ChatMessage.objects.filter(role=ChatMessage.Role.USER, hscode_analysis__resolved__code__isnull=False)
+            .annotate(heading=Substr(KT("hscode_analysis__resolved__code"), 1, 4))
+            .exclude(heading__isnull=True)
+            .values("heading")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "heading")[:25]
+        )
+        return [("none", "no code detected")] + [(r["heading"], f"{r['heading']} ({r['n']})") for r in rows]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(Q(hscode_analysis__isnull=True) | Q(hscode_analysis__detected_hscode=None))
+        if value:
+            try:
+                return queryset.filter(hscode_q(value))
+            except OperatorError:
+                return queryset.none()
+        return queryset
+
+
+class ReviewedFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("none", "not reviewed"), ("correct", "reviewed: correct"), ("wrong", "reviewed: wrong")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(reviews__isnull=True)
+        if value in AnalysisReview.Verdict.values:
+            return queryset.filter(pk__in=AnalysisReview.objects.filter(verdict=value).values("message_id"))
+        return queryset
+
+
+# --- inlines -------------------------------------------------------------------------
+
+
+class ChatMessageInline(admin.TabularInline):
+    model = ChatMessage
+    fields = ("role", "content", "status", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+class ReviewForm(forms.ModelForm):
+    corrected_hs6 = forms.CharField(
+        label="corrected code", required=False, max_length=32,
+        help_text="for a wrong verdict: the HS 2022 subheading, e.g. 8517.13",
+    )
+
+    class Meta:
+        model = AnalysisReview
+        fields = ["verdict", "corrected_hs6", "note"]
+        widgets = {"note": forms.Textarea(attrs={"rows": 2, "cols": 50})}
+
+    def clean(self):
+        data = super().clean()
+        verdict = data.get("verdict")
+        if verdict and getattr(self.instance, "message_id", None):
+            try:
+                corrected, label = review_validate(self.instance.message, verdict, data.get("corrected_hs6", ""))
+            except OperatorError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+            data["corrected_hs6"] = corrected
+            self.instance.label_hs6 = label
+        return data
+
+
+class AnalysisReviewInline(admin.TabularInline):
+    """Earlier reviews (read-only) and a form for a new one; saving feeds the classifier."""
+
+    model = AnalysisReview
+    form = ReviewForm
+    fk_name = "message"
+    extra = 1
+    max_num = None
+    can_delete = False
+    fields = ("verdict", "corrected_hs6", "note", "label_hs6", "detected_hscode", "reviewer", "created_at")
+    readonly_fields = ("label_hs6", "detected_hscode", "reviewer", "created_at")
+    verbose_name = "review"
+    verbose_name_plural = "reviews (a new one: pick a verdict; 'wrong' needs the corrected code)"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a review is a record: add a new one instead of editing
+
+
+class ReprocessRunInline(admin.TabularInline):
+    model = ReprocessRun
+    fk_name = "message"
+    extra = 0
+    can_delete = False
+    fields = ("request_id", "state", "attempts", "previous_hscode", "new_hscode", "code_changed", "requested_via",
+              "requested_by", "created_at", "finished_at", "error", "previous_analysis")
+    readonly_fields = fields
+    verbose_name_plural = "reprocessing history (the analysis before each run is kept here)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="previous analysis")
+    def previous_analysis(self, obj):
+        return pretty_json(obj.previous, summary="before this run")
+
+
+# --- conversations and messages -----------------------------------------------------
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "owner_user", "created_at", "last_seq")
+    search_fields = ("id", "title", "owner_user__username")
+    readonly_fields = ("id", "owner_user", "owner_session_key", "last_seq", "created_at", "updated_at")
+    inlines = [ChatMessageInline]
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "short_content", "detected_hscode", "confidence", "source", "fallback_used",
+                    "processing_time", "status", "review", "created_at")
+    list_display_links = ("id", "short_content")
+    list_filter = ("status", DetectedCodeFilter, ConfidenceFilter, SourceFilter, FallbackFilter,
+                   ProcessingTimeFilter, ReviewedFilter, "role", "created_at")
+    date_hierarchy = "created_at"
+    search_fields = ("content",)
+    search_help_text = "Text of the message, or an HS code (8517, 8517.13, 851713) to find what was detected."
+    list_per_page = 50
+    actions = ["reprocess_selected"]
+    inlines = [AnalysisReviewInline, ReprocessRunInline]
+    readonly_fields = (
+        "conversation", "reply_to", "role", "content", "status", "created_at", "updated_at",
+        "detail_page_processing_time", "analysis_summary", "event_timeline", "task_metrics",
+        *(f"{name}_pretty" for name in JSON_FIELDS),
+    )
+    fieldsets = (
+        (None, {"fields": ("conversation", "reply_to", "role", "content", "status", "created_at", "updated_at")}),
+        ("Analysis", {"fields": ("analysis_summary", "detail_page_processing_time")}),
+        ("Timeline of its events", {"fields": ("event_timeline",)}),
+        ("Task metrics", {"fields": ("task_metrics",)}),
+        ("Stored JSON (read-only)", {"fields": tuple(f"{name}_pretty" for name in JSON_FIELDS)}),
+    )
+
+    def get_queryset(self, request):
+        newest = AnalysisReview.objects.filter(message=OuterRef("pk")).order_by("-created_at", "-id")
+        return super().get_queryset(request).annotate(latest_verdict=Subquery(newest.values("verdict")[:1]))
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        digits = code_digits(term)
+        if CODE_LIKE.fullmatch(term) and len(digits) >= 2:
+            return queryset.filter(Q(content__icontains=term) | hscode_q(digits)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request):
+        return False  # messages come from conversations
+
+    # --- list columns
+    @admin.display(description="content")
+    def short_content(self, obj):
+        return obj.content[:80]
+
+    @admin.display(description="HS code")
+    def detected_hscode(self, obj):
+        return (obj.hscode_analysis or {}).get("detected_hscode") or "—"
+
+    @admin.display(description="confidence")
+    def confidence(self, obj):
+        value = (obj.hscode_analysis or {}).get("classification_confidence")
+        return "—" if value is None else f"{value:.2f}"
+
+    @admin.display(description="source")
+    def source(self, obj):
+        return (obj.hscode_analysis or {}).get("analysis_source") or "—"
+
+    @admin.display(description="fallback", boolean=True)
+    def fallback_used(self, obj):
+        if obj.hscode_analysis is None:
+            return None
+        return bool(obj.hscode_analysis.get("fallback_used"))
+
+    @admin.display(description="time", ordering=F("detail_page_processing_time").asc(nulls_last=True))
+    def processing_time(self, obj):
+        ms = obj.detail_page_processing_time
+        return "—" if ms is None else f"{ms / 1000:.2f} s"
+
+    @admin.display(description="review")
+    def review(self, obj):
+        return getattr(obj, "latest_verdict", None) or "—"
+
+    # --- detail page
+    @admin.display(description="analysis")
+    def analysis_summary(self, obj):
+        analysis = obj.hscode_analysis or None
+        return render_to_string(
+            "admin/chat/chatmessage/analysis_summary.html",
+            {"analysis": analysis, "candidates": (analysis or {}).get("hscode_candidates", [])[:5],
+             "processing_ms": obj.detail_page_processing_time},
+        )
+
+    @admin.display(description="events")
+    def event_timeline(self, obj):
+        events = []
+        for event in ConversationEvent.objects.filter(message=obj).order_by("seq"):
+            data = event.data or {}
+            detail = data.get("buttonType") or data.get("errorCode") or (data.get("summary") or {}).get(
+                "hscode_detected") or ""
+            events.append({
+                "seq": event.seq,
+                "event": event.event,
+                "detail": detail,
+                "created_at": event.created_at,
+                "after_ms": max(0, int((event.created_at - obj.created_at).total_seconds() * 1000)),
+                "data_text": json.dumps(data, ensure_ascii=False, indent=2),
+            })
+        return render_to_string("admin/chat/chatmessage/timeline.html", {"events": events})
+
+    @admin.display(description="tasks")
+    def task_metrics(self, obj):
+        metrics = obj.parallel_task_metrics or {}
+        tasks = []
+        for key, entry in sorted((metrics.get("task_execution") or {}).items()):
+            known = {"name", "start_time", "end_time", "duration_ms", "status"}
+            counters = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in known)
+            tasks.append({"key": key, "name": entry.get("name") or TASK_NAMES.get(key, ""),
+                          "status": entry.get("status"), "duration_ms": entry.get("duration_ms"),
+                          "start_time": entry.get("start_time"), "end_time": entry.get("end_time"),
+                          "counters": counters})
+        return render_to_string("admin/chat/chatmessage/task_metrics.html",
+                                {"tasks": tasks, "performance": metrics.get("performance_analysis")})
+
+    @admin.display(description="hscode_analysis")
+    def hscode_analysis_pretty(self, obj):
+        return pretty_json(obj.hscode_analysis, summary="hscode_analysis")
+
+    @admin.display(description="context7_analysis")
+    def context7_analysis_pretty(self, obj):
+        return pretty_json(obj.context7_analysis, summary="context7_analysis")
+
+    @admin.display(description="sse_bookmark_data")
+    def sse_bookmark_data_pretty(self, obj):
+        return pretty_json(obj.sse_bookmark_data, summary="sse_bookmark_data")
+
+    @admin.display(description="parallel_task_metrics")
+    def parallel_task_metrics_pretty(self, obj):
+        return pretty_json(obj.parallel_task_metrics, summary="parallel_task_metrics")
+
+    # --- reviews are recorded through the service (reviewer, label, classifier case)
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not AnalysisReview:
+            return super().save_formset(request, form, formset, change)
+        created = []
+        for review_form in formset.forms:
+            if review_form.instance.pk or not review_form.has_changed() or not review_form.cleaned_data:
+                continue
+            data = review_form.cleaned_data
+            try:
+                review = review_record(message=form.instance, reviewer=request.user, verdict=data["verdict"],
+                                       corrected_hs6=data.get("corrected_hs6", ""), note=data.get("note", ""))
+            except OperatorError as exc:  # validated by the form already; a race at most
+                self.message_user(request, f"review not saved: {exc}", messages.ERROR)
+                continue
+            created.append(review)
+            label = review.label_hs6 or "none (not a 6-digit code)"
+            self.message_user(request, f"Review recorded ({review.verdict}); classifier case label: {label}.")
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = created, [], []
+
+    # --- actions
+    @admin.action(description="Reprocess the selected messages (bulk queue)", permissions=["change"])
+    def reprocess_selected(self, request, queryset):
+        ids = list(queryset.filter(role=ChatMessage.Role.USER).order_by("pk").values_list("pk", flat=True))
+        skipped = queryset.count() - len(ids)
+        outcome = reprocess_request(ids, requested_by=request.user, via="admin")
+        text = (f"Queued {len(outcome.to_run)} message(s) for reprocessing on the bulk queue "
+                f"(request {outcome.request_id}). Connected clients receive the new buttons.")
+        if skipped:
+            text += f" {skipped} assistant answer(s) skipped: only a person's message is analysed."
+        self.message_user(request, text, messages.SUCCESS)
+
+
+@admin.register(AnalysisReview)
+class AnalysisReviewAdmin(admin.ModelAdmin):
+    """All reviews; new ones are recorded on the message's page."""
+
+    list_display = ("id", "message_link", "verdict", "detected_hscode", "corrected_hs6", "label_hs6", "reviewer",
+                    "created_at")
+    list_filter = ("verdict", "reviewer", "created_at")
+    search_fields = ("note", "label_hs6", "detected_hscode", "message__content")
+    readonly_fields = ("message", "reviewer", "verdict", "detected_hscode", "corrected_hs6", "label_hs6", "note",
+                       "created_at")
+    list_select_related = ("message", "reviewer")
+
+    @admin.display(description="message")
+    def message_link(self, obj):
+        return format_html('<a href="../chatmessage/{}/change/">#{} {}</a>', obj.message_id, obj.message_id,
+                           obj.message.content[:60])
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReprocessRun)
+class ReprocessRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "message", "request_id", "state", "previous_hscode", "new_hscode", "code_changed",
+                    "attempts", "requested_via", "created_at", "finished_at")
+    list_filter = ("state", "code_changed", "requested_via", "created_at")
+    search_fields = ("=request_id", "message__content", "previous_hscode", "new_hscode")
+    readonly_fields = ("message", "request_id", "state", "attempts", "requested_by", "requested_via",
+                       "previous_status", "previous_hscode", "previous_confidence", "new_status", "new_hscode",
+                       "new_confidence", "code_changed", "error", "created_at", "started_at", "finished_at",
+                       "previous_pretty")
+    exclude = ("previous",)
+
+    @admin.display(description="previous analysis")
+    def previous_pretty(self, obj):
+        return pretty_json(obj.previous, summary="the message's fields before this run", open_=True)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConversationEvent)
+class ConversationEventAdmin(admin.ModelAdmin):
+    list_display = ("conversation", "seq", "event", "message", "created_at")
+    list_filter = ("event",)
+    readonly_fields = ("conversation", "seq", "event", "message", "data_pretty", "created_at")
+    exclude = ("data",)
+
+    @admin.display(description="data")
+    def data_pretty(self, obj):
+        return pretty_json(obj.data, summary="data", open_=True)
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,208 @@
+"""Live delivery: the chat WebSocket and the SSE stream. Thin: authorise, parse, call one service, relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.http import AsyncHttpConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+
+from . import contracts
+from .answering import answer_stop_request
+from .delivery import EventCursor
+from .events import conversation_group
+from .protocol import FrameError, frame_parse
+from .ratelimit import message_rate_check
+from .selectors import Owner, conversation_get_for_owner
+from .services import message_create
+
+logger = logging.getLogger(__name__)
+
+# While a message is in flight, how often the log head is checked for an event whose broadcast was lost.
+POLL_INTERVAL_S = 2.0
+
+
+def scope_owner(scope: dict) -> Owner:
+    user = scope.get("user")
+    session = scope.get("session")
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    session_key = (session.session_key or "") if session is not None else ""
+    return Owner(user_id=user_id, session_key=session_key)
+
+
+def _after_param(raw: str | None) -> int | None:
+    """`?after=<seq>` or a Last-Event-ID header: a non-negative integer, else None (no replay)."""
+    if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 18:
+        return None
+    return int(raw.strip())
+
+
+class _DeliveryMixin:
+    """Join the conversation's group, replay if asked, and relay events in order."""
+
+    cursor: EventCursor
+    _poller: asyncio.Task | None = None
+    # Each transport provides: how one frame goes out (a WebSocket message, an SSE event).
+    frame_send: Callable[[dict], Awaitable[None]]
+
+    async def delivery_start(self, conversation, after: int | None) -> None:
+        self.group = conversation_group(conversation.pk)
+        self.cursor = EventCursor(conversation.pk, self.frame_send)
+        # Join first, then read (docs/pitfalls.md).
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        if after is None:
+            await self.cursor.start_live()
+        else:
+            await self.cursor.replay(after)
+        self._poller = asyncio.create_task(self._poll_loop())
+
+    async def delivery_stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_INTERVAL_S)
+            if self.cursor.in_flight:
+                try:
+                    await self.cursor.poll_head()
+                except Exception:
+                    logger.exception("event poll failed")
+
+    async def conversation_event(self, event: dict) -> None:
+        await self.cursor.live(event["frame"])
+
+
+class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
+    conversation = None
+
+    async def connect(self) -> None:
+        conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        try:
+            self.conversation = await database_sync_to_async(conversation_get_for_owner)(
+                conversation_id, scope_owner(self.scope)
+            )
+            if self.conversation is None:
+                # Refused before accept: the handshake fails with 403 and nothing is joined.
+                await self.close()
+                return
+            query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+            after = _after_param((query.get("after") or [None])[0])
+            # Joined and positioned before the handshake completes: an open socket is a live one.
+            await self.delivery_start(self.conversation, None)
+        except DatabaseError:
+            logger.warning("database unavailable at connect", exc_info=True)
+            await self.close(code=1013)  # try again later
+            return
+        await self.accept()
+        if after is not None:
+            await self.cursor.replay(after)
+
+    async def disconnect(self, code: int) -> None:
+        await self.delivery_stop()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = frame_parse(text_data, bytes_data)
+            if frame.type == contracts.CLIENT_CHAT_MESSAGE:
+                owner = scope_owner(self.scope)
+                client = self.scope.get("client") or (None, None)
+                await database_sync_to_async(message_rate_check)(
+                    owner_key=f"user:{owner.user_id}" if owner.user_id else f"session:{owner.session_key}",
+                    client_ip=client[0],
+                )
+                self.cursor.expect()
+                await database_sync_to_async(message_create)(conversation=self.conversation, text=frame.message)
+            elif frame.type == contracts.CLIENT_CHAT_STOP:
+                await database_sync_to_async(answer_stop_request)(self.conversation.pk, frame.message_id)
+            elif frame.type == contracts.CLIENT_RESYNC:
+                await self.cursor.replay(frame.after)
+        except FrameError as error:
+            await self._send_json(contracts.error_frame(error.code, error.message))
+        except DatabaseError:
+            # Nothing was saved (the write is one transaction); the person can simply send again.
+            logger.warning("database unavailable for conversation %s", self.conversation.pk, exc_info=True)
+            await self._send_json(contracts.error_frame(
+                "service_unavailable", "일시적으로 메시지를 저장할 수 없습니다. 잠시 후 다시 보내 주세요."))
+        except Exception:
+            logger.exception("chat frame failed in conversation %s", self.conversation.pk)
+            await self._send_json(
+                contracts.error_frame("server_error", "메시지를 처리하지 못했습니다. 잠시 후 다시 시도해 주세요.")
+            )
+
+    async def frame_send(self, frame: dict) -> None:
+        await self._send_json(frame)
+
+    async def _send_json(self, payload: dict) -> None:
+        await self.send(text_data=json.dumps(payload, ensure_ascii=False))
+
+
+class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
+    """GET /api/conversations/<id>/events: the same events as text/event-stream; `id:` is the seq."""
+
+    _heartbeat: asyncio.Task | None = None
+
+    async def handle(self, body: bytes) -> None:
+        conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        conversation = await database_sync_to_async(conversation_get_for_owner)(
+            conversation_id, scope_owner(self.scope)
+        )
+        if conversation is None:
+            await self.send_response(404, b'{"detail": "Not found."}',
+                                     headers=[(b"Content-Type", b"application/json")])
+            return
+        headers = dict(self.scope.get("headers") or [])
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        last_event_id = headers.get(b"last-event-id", b"").decode("latin-1") or (query.get("after") or [None])[0]
+        await self.send_headers(
+            headers=[
+                (b"Content-Type", b"text/event-stream; charset=utf-8"),
+                (b"Cache-Control", b"no-cache"),
+                (b"X-Accel-Buffering", b"no"),  # nginx: do not buffer the stream
+            ]
+        )
+        await self.send_body(f"retry: 3000\n: connected to {conversation.pk}\n\n".encode(), more_body=True)
+        await self.delivery_start(conversation, _after_param(last_event_id))
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop())
+
+    async def http_request(self, message: dict) -> None:
+        # AsyncHttpConsumer stops once handle() returns; a stream stays open until the client leaves.
+        if "body" in message:
+            self.body.append(message["body"])
+        if not message.get("more_body"):
+            await self.handle(b"".join(self.body))
+            if getattr(self, "cursor", None) is None:  # answered without a stream (404)
+                await self.disconnect()
+                raise StopConsumer()
+
+    async def disconnect(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        if getattr(self, "cursor", None) is not None:
+            await self.delivery_stop()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(settings.SSE_HEARTBEAT_S)
+            await self.send_body(b": heartbeat\n\n", more_body=True)
+
+    async def frame_send(self, frame: dict) -> None:
+        lines = []
+        if "seq" in frame:
+            lines.append(f"id: {frame['seq']}")
+        lines.append(f"event: {frame['event']}")
+        lines.append("data: " + json.dumps(frame, ensure_ascii=False))  # the same frame as on the WebSocket
+        await self.send_body(("\n".join(lines) + "\n\n").encode("utf-8"), more_body=True)

@@ -1,0 +1,414 @@
+"""The wire contract: event names, the shape of every event's `data`, and frame builders.
+
+Names and `data` fields follow seed 002 exactly; tests/chat/test_contracts.py
+validates these schemas against the seed's own examples and every builder's
+output against the schemas. Extend, never break.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+MESSAGE_CREATED = "message_created"  # our extension: a person's message was saved
+THINKING = "thinking"
+BUTTONS_START = "detail_page_buttons_start"
+BUTTON_READY = "detail_page_button_ready"
+BUTTONS_COMPLETE = "detail_page_buttons_complete"
+BUTTONS_ERROR = "detail_page_buttons_error"
+ANSWER_DELTA = "answer_delta"
+ANSWER_COMPLETE = "answer_complete"
+ERROR = "error"  # a rejected client frame; never stored, carries no seq
+SNAPSHOT = "snapshot"
+
+BUTTON_TYPES = ("HS_CODE", "REGULATION", "STATISTICS")
+
+# Client → server frame types.
+CLIENT_CHAT_MESSAGE = "chat.message"  # {"type": "chat.message", "message": "<text>"}
+CLIENT_CHAT_STOP = "chat.stop"  # {"type": "chat.stop", "message_id"?: <id>} stops answer generation
+CLIENT_RESYNC = "resync"  # {"type": "resync", "after"?: <seq>} replays from after (default 0)
+CLIENT_FRAME_TYPES = (CLIENT_CHAT_MESSAGE, CLIENT_CHAT_STOP, CLIENT_RESYNC)
+
+
+def now_iso() -> str:
+    """UTC timestamp in the seeds' form: 2024-01-15T10:30:00.123Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def server_frame(event: str, data: dict[str, Any], message_id: int | None, seq: int) -> dict[str, Any]:
+    return {"event": event, "data": data, "message_id": message_id, "seq": seq}
+
+
+def error_frame(code: str, message: str) -> dict[str, Any]:
+    return {"event": ERROR, "data": {"code": code, "message": message}}
+
+
+# --- data builders -----------------------------------------------------------------
+
+
+def message_created_data(*, role: str, content: str, created_at: str) -> dict[str, Any]:
+    return {"role": role, "content": content, "created_at": created_at}
+
+
+def thinking_data(*, session_uuid: str, user_id: int | None, content: str, progress: int = 15) -> dict[str, Any]:
+    return {
+        "stage": "parallel_processing_start",
+        "content": content,
+        "progress": progress,
+        "timestamp": now_iso(),
+        "metadata": {"session_uuid": session_uuid, "user_id": user_id, "processing_stage": "initialization"},
+    }
+
+
+def buttons_start_data(
+    *, estimated_ms: int, context7_enabled: bool, cache_checked: bool, fallback_available: bool = True
+) -> dict[str, Any]:
+    return {
+        "type": "start",
+        "buttonsCount": len(BUTTON_TYPES),
+        "estimatedPreparationTime": estimated_ms,
+        "timestamp": now_iso(),
+        "processingInfo": {
+            "context7_enabled": context7_enabled,
+            "fallback_available": fallback_available,
+            "cache_checked": cache_checked,
+        },
+    }
+
+
+def buttons_complete_data(
+    *,
+    total_ms: int,
+    buttons_generated: int,
+    hscode: str | None,
+    confidence: float,
+    analysis_source: str,
+    fallback_used: bool,
+    cache_hit: bool,
+    context7_calls: int,
+    context7_latency_ms: int,
+    database_queries: int,
+) -> dict[str, Any]:
+    return {
+        "type": "complete",
+        "totalPreparationTime": total_ms,
+        "buttonsGenerated": buttons_generated,
+        "timestamp": now_iso(),
+        "summary": {
+            "hscode_detected": hscode,
+            "confidence_score": round(confidence, 4),
+            "analysis_source": analysis_source,
+            "fallback_used": fallback_used,
+            "cache_hit": cache_hit,
+        },
+        "performance": {
+            "context7_calls": context7_calls,
+            "context7_latency_ms": context7_latency_ms,
+            "database_queries": database_queries,
+            "total_processing_time": total_ms,
+        },
+    }
+
+
+NO_HSCODE_SUGGESTIONS = (
+    "구체적인 제품명을 포함해 주세요",
+    "HSCode 번호를 직접 입력해 보세요",
+    "제품의 용도나 재질을 명시해 주세요",
+)
+
+# What would settle an uncertain classification, phrased for the person.
+DETAIL_SUGGESTIONS = {
+    "product": "구체적인 제품명을 포함해 주세요",
+    "material": "제품의 재질(예: 스테인리스강, 플라스틱, 면)을 알려 주세요",
+    "use": "제품의 용도(예: 식용, 산업용, 가정용)를 알려 주세요",
+    "processing": "가공 상태(예: 냉동, 건조, 조리됨)를 알려 주세요",
+    "form": "제품의 형태(예: 분말, 액체, 완제품, 부품)를 알려 주세요",
+}
+
+
+def no_hscode_error_data(
+    *,
+    context7_attempted: bool,
+    needs_detail: tuple[str, ...] | list[str] = (),
+    invalid_codes: list[dict[str, Any]] | None = None,
+    candidates: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    suggestions = list(NO_HSCODE_SUGGESTIONS)
+    for detail in needs_detail:
+        text = DETAIL_SUGGESTIONS.get(detail)
+        if text and text not in suggestions:
+            suggestions.append(text)
+    data: dict[str, Any] = {
+        "type": "hscode_detection_failed",
+        "errorCode": "NO_HSCODE_DETECTED",
+        "errorMessage": "메시지에서 HSCode 관련 정보를 찾을 수 없습니다",
+        "timestamp": now_iso(),
+        "analysis_attempted": {
+            "context7_analysis": context7_attempted,
+            "pattern_matching": True,
+            "keyword_extraction": True,
+        },
+        "suggestions": suggestions,
+        "fallback_options": {"general_trade_info": True, "manual_search_guide": True, "contact_support": True},
+    }
+    if needs_detail:
+        data["needsDetail"] = list(needs_detail)
+    if invalid_codes:
+        data["invalidCodes"] = invalid_codes
+    if candidates:
+        data["candidates"] = candidates
+    return data
+
+
+# --- JSON Schemas of `data`, per event --------------------------------------------
+
+_TS = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"}
+_INT = {"type": "integer", "minimum": 0}
+_CONF = {"type": "number", "minimum": 0, "maximum": 1}
+_BOOL = {"type": "boolean"}
+_STR = {"type": "string"}
+
+
+def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    props = dict(required)
+    props.update(optional or {})
+    return {"type": "object", "required": list(required), "properties": props}
+
+
+_BUTTON_COMMON = {
+    "type": {"const": "button"},
+    "buttonType": {"enum": list(BUTTON_TYPES)},
+    "priority": {"type": "integer", "minimum": 1},
+    "url": {"type": "string", "pattern": "^/"},
+    "title": _STR,
+    "description": _STR,
+    "isReady": _BOOL,
+    "metadata": {"type": "object", "required": ["hscode"]},
+    "actionData": _obj({"queryParams": {"type": "object"}}),
+}
+
+DATA_SCHEMAS: dict[str, dict[str, Any]] = {
+    MESSAGE_CREATED: _obj({"role": {"enum": ["user", "assistant"]}, "content": _STR, "created_at": _TS}),
+    THINKING: _obj(
+        {
+            "stage": _STR,
+            "content": _STR,
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "timestamp": _TS,
+            "metadata": _obj(
+                {"session_uuid": _STR, "user_id": {"type": ["integer", "null"]}, "processing_stage": _STR}
+            ),
+        }
+    ),
+    BUTTONS_START: _obj(
+        {
+            "type": {"const": "start"},
+            "buttonsCount": _INT,
+            "estimatedPreparationTime": _INT,
+            "timestamp": _TS,
+            "processingInfo": _obj({"context7_enabled": _BOOL, "fallback_available": _BOOL, "cache_checked": _BOOL}),
+        }
+    ),
+    BUTTON_READY: {
+        "allOf": [
+            _obj(_BUTTON_COMMON),
+            {
+                "if": {"properties": {"buttonType": {"const": "HS_CODE"}}},
+                "then": {
+                    "properties": {
+                        "metadata": _obj(
+                            {
+                                "hscode": _STR,
+                                "country": _STR,
+                                "confidence": _CONF,
+                                "searchTime": _TS,
+                                "analysisSource": _STR,
+                                "categoryInfo": _obj(
+                                    {"chapter": _STR, "heading": _STR, "subheading": _STR, "description": _STR}
+                                ),
+                            }
+                        ),
+                        "actionData": _obj(
+                            {"queryParams": _obj({"hscode": _STR, "source": _STR, "session_id": _STR})},
+                            {"analytics": _obj({"click_tracking": _BOOL, "conversion_target": _STR})},
+                        ),
+                    }
+                },
+            },
+            {
+                "if": {"properties": {"buttonType": {"const": "REGULATION"}}},
+                "then": {
+                    "properties": {
+                        "metadata": _obj(
+                            {
+                                "hscode": _STR,
+                                "regulationTypes": {"type": "array", "items": _STR},
+                                "affectedCountries": {"type": "array", "items": _STR},
+                                "riskLevel": {"enum": ["low", "medium", "high"]},
+                                "lastUpdated": _TS,
+                            }
+                        ),
+                        "actionData": _obj(
+                            {"queryParams": _obj({"hscode": _STR, "country": _STR, "regulation_type": _STR})}
+                        ),
+                    }
+                },
+            },
+            {
+                "if": {"properties": {"buttonType": {"const": "STATISTICS"}}},
+                "then": {
+                    "properties": {
+                        "metadata": _obj(
+                            {
+                                "hscode": _STR,
+                                "statisticsAvailable": _obj(
+                                    {"export": _BOOL, "import": _BOOL, "trends": _BOOL, "countries": _INT}
+                                ),
+                                "dataRange": {
+                                    "oneOf": [
+                                        {"type": "null"},
+                                        _obj({"startDate": _STR, "endDate": _STR, "latestUpdate": _TS}),
+                                    ]
+                                },
+                            }
+                        ),
+                        "actionData": _obj({"queryParams": _obj({"hscode": _STR, "period": _STR, "view": _STR})}),
+                    }
+                },
+            },
+        ]
+    },
+    BUTTONS_COMPLETE: _obj(
+        {
+            "type": {"const": "complete"},
+            "totalPreparationTime": _INT,
+            "buttonsGenerated": _INT,
+            "timestamp": _TS,
+            "summary": _obj(
+                {
+                    "hscode_detected": {"type": ["string", "null"]},
+                    "confidence_score": _CONF,
+                    "analysis_source": _STR,
+                    "fallback_used": _BOOL,
+                    "cache_hit": _BOOL,
+                }
+            ),
+            "performance": _obj(
+                {
+                    "context7_calls": _INT,
+                    "context7_latency_ms": _INT,
+                    "database_queries": _INT,
+                    "total_processing_time": _INT,
+                }
+            ),
+        }
+    ),
+    BUTTONS_ERROR: {
+        "oneOf": [
+            # Generic error/timeout (seed 002 §7)
+            _obj(
+                {
+                    "type": {"const": "error"},
+                    "errorCode": _STR,
+                    "errorMessage": _STR,
+                    "timestamp": _TS,
+                    "fallbackActivated": _BOOL,
+                    "partialResults": _obj(
+                        {
+                            "buttonsGenerated": _INT,
+                            "hscode_detected": {"type": ["string", "null"]},
+                            "confidence_score": _CONF,
+                        }
+                    ),
+                    "retryInfo": _obj({"retryable": _BOOL, "retryAfter": _INT, "maxRetries": _INT}),
+                }
+            ),
+            # Context7 API failure (seed 002 error §1)
+            _obj(
+                {
+                    "type": {"const": "context7_api_error"},
+                    "errorCode": {"type": "string", "pattern": "^CONTEXT7_"},
+                    "errorMessage": _STR,
+                    "timestamp": _TS,
+                    "errorDetails": _obj(
+                        {
+                            "api_endpoint": _STR,
+                            "http_status": {"type": ["integer", "null"]},
+                            "retry_after": {"type": ["integer", "null"]},
+                        }
+                    ),
+                    "fallback_status": _obj({"activated": _BOOL, "fallback_type": _STR, "reduced_confidence": _BOOL}),
+                    "impact_assessment": _obj(
+                        {"user_experience": _STR, "feature_availability": _STR, "expected_recovery": _STR}
+                    ),
+                }
+            ),
+            # No HS code detected (seed 002 error §2)
+            _obj(
+                {
+                    "type": {"const": "hscode_detection_failed"},
+                    "errorCode": {"const": "NO_HSCODE_DETECTED"},
+                    "errorMessage": _STR,
+                    "timestamp": _TS,
+                    "analysis_attempted": _obj(
+                        {"context7_analysis": _BOOL, "pattern_matching": _BOOL, "keyword_extraction": _BOOL}
+                    ),
+                    "suggestions": {"type": "array", "items": _STR, "minItems": 1},
+                    "fallback_options": _obj(
+                        {"general_trade_info": _BOOL, "manual_search_guide": _BOOL, "contact_support": _BOOL}
+                    ),
+                }
+            ),
+        ]
+    },
+    ANSWER_DELTA: _obj({"delta": _STR, "index": _INT}),
+    ANSWER_COMPLETE: _obj(
+        {
+            "content": _STR,
+            "timestamp": _TS,
+            "assistant_message_id": _INT,
+            "stopped": _BOOL,
+            "replaced": _BOOL,  # true: replace whatever deltas showed with `content`
+            "backend": {"enum": ["grounded", "openai"]},
+            "fallback": _BOOL,
+        }
+    ),
+}
+
+SNAPSHOT_FRAME_SCHEMA = _obj(
+    {
+        "event": {"const": SNAPSHOT},
+        "last_seq": _INT,
+        "data": _obj(
+            {
+                "conversation_id": _STR,
+                "messages": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "message_id": _INT,
+                            "content": _STR,
+                            "status": _STR,
+                            "detected_hscode": {"type": ["string", "null"]},
+                            "buttons": {"type": "array"},
+                            "answer": {"oneOf": [{"type": "null"}, _obj({"content": _STR, "status": _STR})]},
+                        }
+                    ),
+                },
+            }
+        ),
+    }
+)
+
+ERROR_FRAME_SCHEMA = _obj(
+    {"event": {"const": ERROR}, "data": _obj({"code": _STR, "message": _STR})},
+)
+
+SERVER_FRAME_SCHEMA = _obj(
+    {
+        "event": {"enum": sorted(DATA_SCHEMAS)},
+        "data": {"type": "object"},
+        "message_id": {"type": ["integer", "null"]},
+        "seq": {"type": "integer", "minimum": 1},
+    }
+)

@@ -1,0 +1,107 @@
+"""Ordered, gap-free, duplicate-free delivery of a conversation's events, shared by WebSocket and SSE.
+
+The database log is the truth; the channel layer only says "something new".
+- Join the group first, then read the log, then pass live events, dropping any at
+  or below what was already delivered (docs/pitfalls.md, "Join first, then read").
+- Broadcasts from different workers may overtake each other, and channels_redis
+  may drop a message. Seqs are allocated under the conversation's row lock, so a
+  gap means the missing events are committed: read them from the log.
+- A dropped *last* event leaves no gap to notice, so while a message is still in
+  flight the cursor also polls the log's head now and then.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from channels.db import database_sync_to_async
+
+from . import contracts
+from .selectors import conversation_last_seq, conversation_snapshot, event_list_after
+
+# A message is in flight from its first event until both tracks end (buttons, answer).
+_BUTTONS_END = {contracts.BUTTONS_COMPLETE}
+_ANSWER_END = {contracts.ANSWER_COMPLETE}
+_IN_FLIGHT_MAX_S = 120.0
+
+
+def _fallback_follows(error_data: dict) -> bool:
+    """A Context7 error with fallback still ends in buttons; other button errors end the track."""
+    return bool(error_data.get("fallbackActivated") or error_data.get("fallback_status", {}).get("activated"))
+
+
+class EventCursor:
+    def __init__(self, conversation_id: uuid.UUID, send: Callable[[dict], Awaitable[None]]):
+        self.conversation_id = conversation_id
+        self._send = send
+        self.last_seq = 0
+        self._in_flight: dict[int, tuple[float, set[str]]] = {}  # message id -> (since, tracks ended)
+
+    @property
+    def in_flight(self) -> bool:
+        now = time.monotonic()
+        for message_id, (since, _) in list(self._in_flight.items()):
+            if now - since > _IN_FLIGHT_MAX_S:
+                del self._in_flight[message_id]
+        return bool(self._in_flight)
+
+    def expect(self, seconds: float = 30.0) -> None:
+        """The client just sent a message: its events are due even before the first one arrives."""
+        self._in_flight.setdefault(-1, (time.monotonic() - _IN_FLIGHT_MAX_S + seconds, set()))
+
+    def _track(self, frame: dict) -> None:
+        message_id = frame.get("message_id")
+        if message_id is None:
+            return
+        self._in_flight.pop(-1, None)
+        event = frame["event"]
+        since, ended = self._in_flight.get(message_id, (time.monotonic(), set()))
+        if event in _BUTTONS_END or (event == contracts.BUTTONS_ERROR and not _fallback_follows(frame["data"])):
+            ended.add("buttons")
+        if event in _ANSWER_END:
+            ended.add("answer")
+        if {"buttons", "answer"} <= ended:
+            self._in_flight.pop(message_id, None)
+        else:
+            self._in_flight[message_id] = (since, ended)
+
+    async def start_live(self) -> None:
+        """Deliver only what happens from now on (the caller already has the stored state)."""
+        self.last_seq = await database_sync_to_async(conversation_last_seq)(self.conversation_id)
+
+    async def replay(self, after: int) -> None:
+        """A snapshot of unfinished work, then every stored event after `after`."""
+        snapshot, head = await database_sync_to_async(conversation_snapshot)(self.conversation_id)
+        await self._send({"event": contracts.SNAPSHOT, "data": snapshot, "last_seq": head})
+        for item in snapshot["messages"]:
+            self._in_flight[item["message_id"]] = (time.monotonic(), set())
+        self.last_seq = max(0, min(after, head))
+        await self.fill(head)
+
+    async def fill(self, up_to: int | None = None) -> None:
+        frames = await database_sync_to_async(event_list_after)(self.conversation_id, self.last_seq, up_to)
+        for frame in frames:
+            await self._deliver(frame)
+
+    async def live(self, frame: dict) -> None:
+        seq = frame["seq"]
+        if seq <= self.last_seq:
+            return
+        if seq > self.last_seq + 1:
+            await self.fill(seq - 1)
+        await self._deliver(frame)
+
+    async def poll_head(self) -> None:
+        """Catch up if the log moved on without a broadcast reaching us."""
+        head = await database_sync_to_async(conversation_last_seq)(self.conversation_id)
+        if head > self.last_seq:
+            await self.fill(head)
+
+    async def _deliver(self, frame: dict) -> None:
+        if frame["seq"] <= self.last_seq:
+            return
+        self.last_seq = frame["seq"]
+        self._track(frame)
+        await self._send(frame)

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import connection, models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    """A chat thread owned by a signed-in user or by an anonymous session."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="conversations"
+    )
+    owner_session_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    title = models.CharField(max_length=200, blank=True, default="")
+    # Last sequence number handed out to an event of this conversation.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner_user__isnull=False) | ~Q(owner_session_key=""),
+                name="conversation_has_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or str(self.id)
+
+
+class ChatMessageQuerySet(models.QuerySet):
+    def locked(self) -> ChatMessageQuerySet:
+        """Rows locked for a state change, and only the message rows.
+
+        On PostgreSQL this is FOR NO KEY UPDATE: inserting an event that references the message
+        takes FOR KEY SHARE on it, which NO KEY UPDATE does not block. With a plain FOR UPDATE, a
+        button task holding the message and an answer task holding the conversation's seq wait on
+        each other (measured: "deadlock detected").
+        """
+        features = connection.features
+        return self.select_for_update(
+            no_key=features.has_select_for_no_key_update,
+            of=("self",) if features.has_select_for_update_of else (),
+        )
+
+
+class ChatMessage(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "user"
+        ASSISTANT = "assistant", "assistant"
+
+    class Status(models.TextChoices):
+        # A person's message (the buttons track):
+        PENDING = "pending", "pending"  # saved, analysis not started
+        ANALYSING = "analysing", "analysing"  # detail-page preparation running
+        COMPLETED = "completed", "completed"  # all buttons ready / answer finished
+        FAILED = "failed", "failed"  # no buttons could be built (e.g. no HS code)
+        # An assistant's answer:
+        STREAMING = "streaming", "streaming"
+        STOPPED = "stopped", "stopped"  # the person pressed stop
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # An assistant message answers exactly one user message.
+    reply_to = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="answer"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # When the person started waiting for this message's buttons: sent, or reset for reprocessing.
+    # The buttons' time budget (and so Context7's share of it) counts from here.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+
+    hscode_analysis = models.JSONField(null=True, blank=True)
+    context7_analysis = models.JSONField(null=True, blank=True)
+    sse_bookmark_data = models.JSONField(null=True, blank=True)
+    parallel_task_metrics = models.JSONField(null=True, blank=True)
+    detail_page_processing_time = models.PositiveIntegerField(null=True, blank=True, help_text="milliseconds")
+
+    objects = ChatMessageQuerySet.as_manager()
+
+    class Meta:
+        db_table = "chat_messages"
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+
+class SearchHistory(models.Model):
+    """An owner's analysed codes, newest first: the chat page's 'recent searches' (task C writes it)."""
+
+    owner_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    owner_session_key = models.CharField(max_length=64, blank=True, default="")
+    hscode = models.CharField(max_length=20)
+    product_name = models.CharField(max_length=200, blank=True, default="")
+    message = models.OneToOneField(ChatMessage, on_delete=models.CASCADE, related_name="search_history")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner_user", "-created_at"]),
+            models.Index(fields=["owner_session_key", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hscode} {self.product_name}"
+
+
+class ConversationEvent(models.Model):
+    """Every server event of a conversation, in seq order: the log that replay reads."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    message = models.ForeignKey(ChatMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=64)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [models.UniqueConstraint(fields=["conversation", "seq"], name="event_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} #{self.seq} {self.event}"
+
+    def as_frame(self) -> dict:
+        return {"event": self.event, "data": self.data, "message_id": self.message_id, "seq": self.seq}
+
+
+class AnalysisReview(models.Model):
+    """A staff verdict on a message's HS code analysis. Its label feeds the classifier as a review case."""
+
+    class Verdict(models.TextChoices):
+        CORRECT = "correct", "correct"
+        WRONG = "wrong", "wrong"
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="analysis_reviews"
+    )
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    # What the analysis said when it was reviewed (it may change later through reprocessing).
+    detected_hscode = models.CharField(max_length=20, blank=True, default="")
+    corrected_hs6 = models.CharField(max_length=6, blank=True, default="", help_text="6 digits, HS 2022")
+    # The right 6-digit code: the corrected one, or the detected one when it was correct ("" if unknown).
+    label_hs6 = models.CharField(max_length=6, blank=True, default="", db_index=True)
+    note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(verdict="correct") | ~Q(corrected_hs6=""),
+                name="analysis_review_wrong_has_correction",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.message_id} {self.verdict} {self.label_hs6}"
+
+
+class ReprocessRun(models.Model):
+    """One message reprocessed under one request: the guard against running twice, and what it replaced."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        SKIPPED = "skipped", "skipped"  # the message was busy (its first processing still in flight)
+        FAILED = "failed", "failed"
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="reprocess_runs")
+    request_id = models.UUIDField(db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_via = models.CharField(max_length=20, blank=True, default="")  # command, admin, api
+    # Deliveries of this run (a redelivered or repeated task counts; only the first one does the work).
+    attempts = models.PositiveIntegerField(default=0)
+    previous_status = models.CharField(max_length=16, blank=True, default="")
+    previous_hscode = models.CharField(max_length=20, blank=True, default="")
+    previous_confidence = models.FloatField(null=True, blank=True)
+    # The message's analysis fields as they were before the reset (hscode_analysis, context7_analysis, ...).
+    previous = models.JSONField(null=True, blank=True)
+    new_status = models.CharField(max_length=16, blank=True, default="")
+    new_hscode = models.CharField(max_length=20, blank=True, default="")
+    new_confidence = models.FloatField(null=True, blank=True)
+    code_changed = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "request_id"], name="reprocess_run_once_per_request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.message_id} {self.request_id} {self.state}"

@@ -1,0 +1,104 @@
+"""Reads for the chat app. Ownership is checked here, once, for every entry point."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from .models import ChatMessage, Conversation, ConversationEvent, SearchHistory
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who is asking: a signed-in user, or an anonymous browser session."""
+
+    user_id: int | None
+    session_key: str
+
+    @property
+    def is_known(self) -> bool:
+        return self.user_id is not None or bool(self.session_key)
+
+
+def _owned(owner: Owner) -> QuerySet[Conversation]:
+    if owner.user_id is not None:
+        return Conversation.objects.filter(owner_user_id=owner.user_id)
+    if owner.session_key:
+        return Conversation.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_key)
+    return Conversation.objects.none()
+
+
+def conversation_get_for_owner(conversation_id: str | uuid.UUID, owner: Owner) -> Conversation | None:
+    try:
+        conversation_uuid = uuid.UUID(str(conversation_id))
+    except ValueError:
+        return None
+    return _owned(owner).filter(pk=conversation_uuid).first()
+
+
+def conversation_list_for_owner(owner: Owner) -> QuerySet[Conversation]:
+    return _owned(owner).order_by("-created_at")
+
+
+def recent_searches(owner: Owner, limit: int = 20) -> list[SearchHistory]:
+    """The owner's last analysed codes, newest first, each code once."""
+    if owner.user_id is not None:
+        rows = SearchHistory.objects.filter(owner_user_id=owner.user_id)
+    elif owner.session_key:
+        rows = SearchHistory.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_key)
+    else:
+        return []
+    seen: dict[str, SearchHistory] = {}
+    for row in rows.order_by("-created_at")[: limit * 5]:
+        seen.setdefault(row.hscode, row)
+        if len(seen) == limit:
+            break
+    return list(seen.values())
+
+
+def message_list(conversation: Conversation) -> QuerySet[ChatMessage]:
+    return conversation.messages.order_by("created_at", "id")
+
+
+def conversation_last_seq(conversation_id: uuid.UUID) -> int:
+    return Conversation.objects.filter(pk=conversation_id).values_list("last_seq", flat=True).first() or 0
+
+
+def conversation_snapshot(conversation_id: uuid.UUID) -> tuple[dict, int]:
+    """The state of the conversation's unfinished messages, and the log head it is current to."""
+    head = conversation_last_seq(conversation_id)
+    finished = [ChatMessage.Status.COMPLETED, ChatMessage.Status.FAILED]
+    done_answers = [ChatMessage.Status.COMPLETED, ChatMessage.Status.STOPPED]
+    unfinished = (
+        ChatMessage.objects.filter(conversation_id=conversation_id, role=ChatMessage.Role.USER)
+        .filter(Q(~Q(status__in=finished)) | Q(answer__isnull=True) | ~Q(answer__status__in=done_answers))
+        .select_related("answer")
+        .order_by("created_at", "id")
+    )
+    messages = []
+    for message in unfinished:
+        analysis = message.hscode_analysis or {}
+        answer = getattr(message, "answer", None)
+        messages.append(
+            {
+                "message_id": message.pk,
+                "content": message.content,
+                "status": message.status,
+                "detected_hscode": analysis.get("detected_hscode"),
+                "buttons": analysis.get("detail_buttons", []),
+                "answer": {"content": answer.content, "status": answer.status} if answer else None,
+            }
+        )
+    return {"conversation_id": str(conversation_id), "messages": messages}, head
+
+
+def event_list_after(
+    conversation_id: uuid.UUID, after_seq: int, up_to_seq: int | None = None, limit: int = 10_000
+) -> list[dict]:
+    """Stored frames with after_seq < seq (<= up_to_seq), in order."""
+    rows = ConversationEvent.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+    if up_to_seq is not None:
+        rows = rows.filter(seq__lte=up_to_seq)
+    return [row.as_frame() for row in rows.order_by("seq")[:limit]]

@@ -1,0 +1,77 @@
+"""Writes for the chat app: conversations and messages. Tasks are enqueued only after commit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import contracts
+from .events import event_emit
+from .models import ChatMessage, Conversation, ConversationEvent
+from .protocol import message_text_validate
+from .selectors import Owner
+
+
+class OwnerRequired(Exception):
+    pass
+
+
+def conversation_create(*, owner: Owner, title: str = "") -> Conversation:
+    if not owner.is_known:
+        raise OwnerRequired("a conversation needs a user or a session")
+    return Conversation.objects.create(
+        owner_user_id=owner.user_id,
+        owner_session_key="" if owner.user_id is not None else owner.session_key,
+        title=title[:200],
+    )
+
+
+def message_create(*, conversation: Conversation, text: str) -> ChatMessage:
+    """Save a person's message, announce the parallel processing, and start detail-page preparation.
+
+    Raises protocol.FrameError for text that breaks the message rules; nothing is saved then.
+    """
+    from hscode.tasks import detail_page_prepare_task  # chat → hscode at call time only
+
+    from .tasks import answer_generate_task, history_record_task
+
+    text = message_text_validate(text)
+    with transaction.atomic():
+        message = ChatMessage.objects.create(
+            conversation=conversation, role=ChatMessage.Role.USER, content=text, status=ChatMessage.Status.PENDING,
+            waiting_since=timezone.now(),
+        )
+        if not conversation.title:
+            Conversation.objects.filter(pk=conversation.pk, title="").update(title=text[:80])
+        event_emit(
+            conversation_id=conversation.pk,
+            message_id=message.pk,
+            event=contracts.MESSAGE_CREATED,
+            data=contracts.message_created_data(role=message.role, content=text, created_at=contracts.now_iso()),
+        )
+        event_emit(
+            conversation_id=conversation.pk,
+            message_id=message.pk,
+            event=contracts.THINKING,
+            data=contracts.thinking_data(
+                session_uuid=str(conversation.pk),
+                user_id=conversation.owner_user_id,
+                content="3단계 병렬 처리를 시작합니다: 자연어 응답, 상세페이지 준비, 회원 기록 저장",
+            ),
+        )
+        # Tasks A, B and C start together, once the message is committed (seed 001).
+        answer_generate_task.delay_on_commit(message.pk)
+        detail_page_prepare_task.delay_on_commit(message.pk)
+        history_record_task.delay_on_commit(message.pk)
+    return message
+
+
+def event_log_prune(*, older_than_days: int | None = None) -> int:
+    """Delete stored events past their retention; a later replay starts from the snapshot. Returns the count."""
+    days = settings.EVENT_LOG_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = ConversationEvent.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,49 @@
+"""Celery application; configuration is read from Django settings (CELERY_*)."""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_init
+from django.db.utils import InterfaceError, OperationalError
+from kombu import Exchange, Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("tradechat")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# Each queue with its own exchange and routing key: a bare Queue(name) would take the default exchange and
+# routing key ("chat"), and on Redis every publish would then land in every queue bound to them.
+app.conf.task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("chat", "bulk", "io"))
+app.conf.worker_proc_alive_timeout = 30
+
+# A task whose database transaction failed (a deadlock victim, a database restart) changed nothing;
+# every task is idempotent, so it is simply tried again with backoff.
+DB_RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 0.5,
+    "retry_backoff_max": 10,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+app.conf.beat_schedule = {
+    # The event log is bounded: see EVENT_LOG_RETENTION_DAYS.
+    "prune-event-log": {"task": "chat.tasks.event_log_prune", "schedule": 6 * 3600, "options": {"queue": "bulk"}},
+    # Lost tasks (e.g. a broker restart without persistence) are found and enqueued again.
+    "recover-stale-messages": {
+        "task": "chat.tasks.messages_recover_stale",
+        "schedule": float(os.environ.get("RECOVERY_INTERVAL_S") or 30),
+    },
+}
+app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _warm_up_classifier(**kwargs) -> None:
+    """Build the classifier's indexes once, in the main process, before the pool forks.
+
+    The children inherit them (copy-on-write), so no child pays the ~4 s start-up cost, and
+    none risks Celery's start-up timeout for pool processes on a busy machine.
+    """
+    from hscode.analysis.analyse import warm_up
+
+    warm_up()

@@ -1,0 +1,147 @@
+"""Start the whole stack in the foreground, or run one command beside a Redis.
+
+    python -m devtools.stack run            # Redis (embedded unless REDIS_URL), migrate, daphne, Celery
+    python -m devtools.stack exec -- CMD... # CMD with REDIS_URL set (embedded unless given)
+
+Every child runs in its own process group, so Ctrl-C or SIGTERM here stops each
+group as a whole (Celery's prefork children included) and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devtools.redis_server import ensure_redis_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_group_stop(process: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
+    """Stop a child started with start_new_session=True, and everything in its process group.
+
+    `sig` first (SIGTERM: a warm shutdown), SIGKILL after `grace` seconds; then the group once
+    more, because Celery's prefork children may outlive their parent by a moment.
+    """
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, frame):
+    raise _Stop
+
+
+def run(host: str, port: int, concurrency: int) -> int:
+    redis_url, embedded = ensure_redis_url()
+    env = dict(os.environ, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
+    (ROOT / "var").mkdir(exist_ok=True)
+    children: list[subprocess.Popen] = []
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
+                cwd=ROOT, env=env, start_new_session=True,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "config", "worker",
+                    "-Q", "chat,bulk", "-c", str(concurrency), "--loglevel", "INFO", "-n", f"tradechat-{port}@%h",
+                    "-B", "--schedule", str(ROOT / "var" / "celerybeat-schedule"),
+                ],
+                cwd=ROOT, env=env, start_new_session=True,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",
+                    "-c", os.environ.get("CELERY_IO_CONCURRENCY") or "16", "-Q", "io", "--loglevel", "INFO",
+                    "-n", f"tradechat-io-{port}@%h",
+                ],
+                cwd=ROOT, env=env, start_new_session=True,
+            )
+        )
+        where = "embedded" if embedded else "external"
+        print(f"\n  Trade chat: http://{host}:{port}/   (Redis {where}: {redis_url}; Ctrl-C stops everything)\n",
+              flush=True)
+        restarts: list[float] = []
+        while True:
+            for index, child in enumerate(children):
+                if child.poll() is None:
+                    continue
+                # Like a restart policy: a process that dies is started again, unless it keeps dying.
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < 60] + [now]
+                if len(restarts) > 5:
+                    print(f"{child.args[2]} keeps exiting ({child.returncode}); stopping the stack", file=sys.stderr)
+                    return 1
+                print(f"{child.args[2]} exited with {child.returncode}; starting it again", file=sys.stderr)
+                children[index] = subprocess.Popen(child.args, cwd=ROOT, env=env, start_new_session=True)
+            time.sleep(0.5)
+    except _Stop:
+        print("\nStopping…", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in reversed(children):
+            process_group_stop(child)
+        if embedded:
+            embedded.cleanup()
+
+
+def exec_with_redis(command: list[str]) -> int:
+    redis_url, embedded = ensure_redis_url()
+    signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        return subprocess.call(command, cwd=ROOT, env=dict(os.environ, REDIS_URL=redis_url))
+    except _Stop:
+        return 143
+    finally:
+        if embedded:
+            embedded.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devtools.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run")
+    run_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    run_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    run_parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_WORKER_CONCURRENCY", "2")))
+    exec_parser = sub.add_parser("exec")
+    exec_parser.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.host, args.port, args.concurrency)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    return exec_with_redis(cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from .models import ClassificationCase
+
+
+@admin.register(ClassificationCase)
+class ClassificationCaseAdmin(admin.ModelAdmin):
+    """Labelled cases of the classifier's nearest-neighbour stage (imports and staff reviews)."""
+
+    list_display = ("id", "hs6", "short_text", "lang", "source", "created_at")
+    list_filter = ("source", "lang", "created_at")
+    search_fields = ("text", "=hs6")
+    readonly_fields = ("text_hash", "created_at")
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return obj.text[:100]

@@ -1,0 +1,382 @@
+"""Analyse one chat message: codes it names, HS candidates for the product it describes, intent.
+
+    analyse_text("아이폰 15 프로 수입하려는데 HS코드 알려줘")
+      -> TextAnalysis(language="ko", chosen=Candidate("851713", ...), intent=hscode_search, ...)
+
+Order of precedence for `chosen` (the code that drives the buttons):
+1. the first valid 6-digit code the person typed (confidence 1.0);
+2. otherwise the top candidate, when its calibrated confidence reaches
+   CONFIDENCE_THRESHOLD (a 4- or 2-digit code the person typed restricts the
+   candidates to that heading or chapter);
+3. otherwise None, and `needs_detail` says which details would settle it.
+
+Plain Python (no Django). Heavy indexes are built once per process on first
+use, or eagerly by warm_up(). analyse_text never raises on a str.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+from .calibration import CONFIDENCE_THRESHOLD, candidate_confidences
+from .cases import CaseIndex
+from .classifier import KoreanAnalyzer, Query, Ranking, english_query, get_index, get_korean
+from .intent import IntentResult, detect_intent
+from .lexicon import load_lexicon
+from .nomenclature import get_nomenclature
+from .notation import CodeMention, extract_codes
+from .text import clean, detect_language, en_tokens, for_analysis, words
+
+__all__ = [
+    "CONFIDENCE_THRESHOLD",
+    "Candidate",
+    "CaseIndex",
+    "IntentResult",
+    "TextAnalysis",
+    "analyse_text",
+    "warm_up",
+]
+
+logger = logging.getLogger(__name__)
+
+DETAIL_KINDS = ("material", "use", "processing", "form", "product")
+# How strongly a case vote can override retrieval: weight = CASE_WEIGHT * best neighbour similarity.
+CASE_WEIGHT = 0.9
+CASE_MIN_SIMILARITY = 0.35
+
+
+@dataclass(frozen=True)
+class Candidate:
+    code: str
+    description: str
+    confidence: float
+    source: str
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.code[:4]}.{self.code[4:]}" if len(self.code) == 6 else self.code
+
+    def to_dict(self) -> dict:
+        return {
+            "code": self.dotted,
+            "confidence": round(float(self.confidence), 3),
+            "description": self.description,
+            "source": self.source,
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass(frozen=True)
+class TextAnalysis:
+    text: str
+    language: str
+    mentions: tuple[CodeMention, ...]
+    explicit: CodeMention | None
+    candidates: tuple[Candidate, ...]
+    chosen: Candidate | None
+    needs_detail: tuple[str, ...]
+    intent: IntentResult
+    product_name: str
+
+    def to_dict(self) -> dict:
+        return {
+            "language": self.language,
+            "product_name": self.product_name,
+            "explicit_code": self.explicit.dotted if self.explicit else None,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "chosen": self.chosen.to_dict() if self.chosen else None,
+            "needs_detail": list(self.needs_detail),
+            "intent_detection": self.intent.to_dict(),
+        }
+
+
+# --- features shared with the case index ----------------------------------------------
+
+
+_warm_lock = threading.Lock()
+
+
+def build_query(text: str, language: str) -> tuple[Query, list[tuple[str, str, int, int]]]:
+    """The retrieval query for `text` and, for Korean, its morphemes."""
+    if language == "ko":
+        korean = get_korean()
+        morphs = korean.morphemes(text)
+        return korean.query(text, morphs), morphs
+    return english_query(text, load_lexicon("en")), []
+
+
+def features(text: str) -> frozenset[str]:
+    """Token set used by CaseIndex: query tokens plus raw Korean content morphemes."""
+    text = for_analysis(text)
+    language = detect_language(text)
+    query, morphs = build_query(text, language)
+    tokens = set(query.weights)
+    for form, tag, _start, _len in morphs:
+        if tag in KoreanAnalyzer.NOUN_TAGS or tag in ("VV", "VA"):
+            tokens.add("ko:" + form.lower())
+    if language == "en":
+        tokens.update(en_tokens(text))
+    return frozenset(t for t in tokens if t)
+
+
+# --- product phrase -------------------------------------------------------------------
+
+_EN_QUERY_WORDS = frozenset(
+    """
+    what whats which is are the hs code codes for of tariff tariffs duty duties rate rates import importing imports
+    export exporting exports to from into korea korean us usa china japan eu please tell me my i we want need
+    classify classification classified how much does do can could would should find get give show heading
+    subheading chapter number hts regulation regulations requirements statistics stats data about on in a an
+    and or with customs tax taxes vat fta into buy sell selling ship shipping need needs what's it this that
+    """.split()
+)
+_CODE_LIKE = re.compile(r"^\d+$|^\d{4}\.\d{2}")
+
+
+def product_phrase(text: str, language: str, morphs: list[tuple[str, str, int, int]], mentions) -> str:
+    spans = [m.span for m in mentions]
+    if language == "ko":
+        lexicon = load_lexicon("ko")
+        best: tuple[int, int] | None = None
+        run: list[tuple[int, int]] = []
+        runs: list[list[tuple[int, int]]] = []
+        for form, tag, start, length in morphs:
+            entry = lexicon.get(form)
+            content = (tag in ("NNG", "NNP", "SL", "SN", "SH", "NR", "XR") or (tag == "XSN" and run)) and not (
+                entry is not None and entry.kind == "stop"
+            )
+            if content and any(s <= start < e for s, e in spans):
+                content = False
+            if content and tag == "SL" and form.lower() in ("hs", "hsk", "hs코드", "code"):
+                content = False
+            if content:
+                run.append((start, start + length))
+            elif run:
+                runs.append(run)
+                run = []
+        if run:
+            runs.append(run)
+        runs = [r for r in runs if any(not text[s:e].isdigit() for s, e in r)]
+        if runs:
+            best = (runs[0][0][0], runs[0][-1][1])
+        return text[best[0] : best[1]].strip() if best else ""
+    tokens = list(re.finditer(r"[A-Za-z0-9][A-Za-z0-9'\-./%]*", text))
+    runs = []
+    current: list[re.Match[str]] = []
+    for match in tokens:
+        word = match.group(0).lower().strip(".")
+        in_code = any(s <= match.start() < e for s, e in spans)
+        if word in _EN_QUERY_WORDS or in_code or _CODE_LIKE.match(word):
+            if current:
+                runs.append(current)
+                current = []
+            continue
+        current.append(match)
+    if current:
+        runs.append(current)
+    if not runs:
+        return ""
+    best_run = max(runs, key=len)
+    return text[best_run[0].start() : best_run[-1].end()].strip()
+
+
+# --- main entry -------------------------------------------------------------------------
+
+
+def analyse_text(text: str, cases: CaseIndex | None = None) -> TextAnalysis:
+    """Analyse one message; never raises for a str (falls back to an empty analysis)."""
+    try:
+        return _analyse(text, cases)
+    except Exception:  # the chat must keep working on any input
+        logger.exception("analyse_text failed; returning an empty analysis")
+        safe = clean(text) if isinstance(text, str) else ""
+        return TextAnalysis(
+            text=safe,
+            language=detect_language(safe) if safe else "en",
+            mentions=(),
+            explicit=None,
+            candidates=(),
+            chosen=None,
+            needs_detail=("product",),
+            intent=IntentResult("general", (), 0.3),
+            product_name="",
+        )
+
+
+def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
+    text = clean(text)
+    language = detect_language(text)
+    nomenclature = get_nomenclature()
+    mentions = tuple(extract_codes(text, nomenclature))
+    explicit = _explicit(mentions)
+
+    query_text = for_analysis(_without_codes(text, mentions))
+    query, morphs = build_query(query_text, language)
+    product_name = product_phrase(query_text, language, morphs, ())
+
+    prefix = explicit.code if explicit is not None and explicit.level < 6 else ""
+    if prefix:
+        query.add_hints((prefix,), 2.0)  # the person named the heading or chapter
+    ranking = get_index().rank(query, k=40 if prefix else 8, diverse=not prefix)
+    ranked = [r for r in ranking.items if r.code.startswith(prefix)][:8]
+    confidences = candidate_confidences(ranking, query, language) if ranked else []
+    if prefix:
+        # the person named the heading or chapter: candidates are its subheadings, ranked
+        confidences = [min(1.0, c * 1.5) for c in confidences[: len(ranked)]]
+    candidates: list[Candidate] = []
+    for item, conf in zip(ranked, confidences, strict=False):
+        entry = nomenclature.get(item.code)
+        candidates.append(
+            Candidate(
+                code=item.code,
+                description=entry.description if entry else "",
+                confidence=round(float(conf), 3),
+                source="lexical",
+                evidence=item.evidence,
+            )
+        )
+
+    if cases is not None and len(cases) and query_text.strip():
+        candidates = _merge_cases(candidates, cases.vote(query_text), prefix)
+
+    if explicit is not None and explicit.level == 6:
+        entry = nomenclature.get(explicit.code)
+        top = Candidate(
+            code=explicit.code,
+            description=entry.description if entry else "",
+            confidence=1.0,
+            source="explicit",
+            evidence=(explicit.raw,),
+        )
+        candidates = [top] + [c for c in candidates if c.code != explicit.code]
+    candidates = candidates[:5]
+
+    chosen: Candidate | None = None
+    if candidates and (candidates[0].source == "explicit" or candidates[0].confidence >= CONFIDENCE_THRESHOLD):
+        chosen = candidates[0]
+    needs = () if chosen is not None else _needs_detail(query, candidates, product_name)
+
+    has_product = bool(product_name) or bool(query.weights)
+    intent = detect_intent(text, has_product=has_product, has_code=bool(mentions))
+    return TextAnalysis(
+        text=text,
+        language=language,
+        mentions=mentions,
+        explicit=explicit,
+        candidates=tuple(candidates),
+        chosen=chosen,
+        needs_detail=needs,
+        intent=intent,
+        product_name=product_name,
+    )
+
+
+def _explicit(mentions: tuple[CodeMention, ...]) -> CodeMention | None:
+    valid = [m for m in mentions if m.valid]
+    for level in (6, 4, 2):
+        for mention in valid:
+            if mention.level == level:
+                return mention
+    return None
+
+
+def _without_codes(text: str, mentions: tuple[CodeMention, ...]) -> str:
+    if not mentions:
+        return text
+    parts = []
+    last = 0
+    for mention in mentions:
+        start, end = mention.span
+        parts.append(text[last:start])
+        parts.append(" ")
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _merge_cases(candidates: list[Candidate], votes, prefix: str) -> list[Candidate]:
+    """Blend retrieval confidences with the nearest-neighbour vote of labelled cases."""
+    votes = [v for v in votes if v.code.startswith(prefix) and v.similarity >= CASE_MIN_SIMILARITY]
+    if not votes:
+        return candidates
+    nomenclature = get_nomenclature()
+    strength = CASE_WEIGHT * max(v.similarity for v in votes)
+    by_code: dict[str, Candidate] = {c.code: c for c in candidates}
+    merged: dict[str, tuple[float, str, tuple[str, ...]]] = {
+        c.code: ((1 - strength) * c.confidence, c.source, c.evidence) for c in candidates
+    }
+    for vote in votes:
+        entry = nomenclature.get(vote.code)
+        if entry is None:
+            continue
+        case_part = strength * vote.score * vote.similarity
+        base, source, evidence = merged.get(vote.code, (0.0, "cases", ()))
+        if case_part > base:
+            source = "cases"
+        merged[vote.code] = (base + case_part, source, tuple(dict.fromkeys(evidence + vote.evidence))[:6])
+    out = []
+    for code, (conf, source, evidence) in merged.items():
+        entry = nomenclature.get(code)
+        description = by_code[code].description if code in by_code else (entry.description if entry else "")
+        out.append(Candidate(code, description, round(min(1.0, conf), 3), source, evidence))
+    out.sort(key=lambda c: (-c.confidence, c.code))
+    return out
+
+
+def _needs_detail(query: Query, candidates: list[Candidate], product_name: str) -> tuple[str, ...]:
+    """Which details would settle the classification, most useful first."""
+    kinds = query.kinds()
+    if not query.weights and not product_name:
+        return ("product", "material", "use")
+    vocab = _detail_vocabulary()
+    needs: list[str] = []
+    descriptions = [set(words(c.description)) for c in candidates]
+    for detail, kind in (("material", "material"), ("use", "use"), ("processing", "process"), ("form", "form")):
+        if kind in kinds:
+            continue
+        # a detail matters when the candidates differ in words of that kind
+        seen = [d & vocab[kind] for d in descriptions]
+        distinct = len({frozenset(s) for s in seen}) > 1
+        needs.append((0 if distinct else 1, detail))
+    ordered = [d for _, d in sorted(needs, key=lambda x: x[0])]
+    if not candidates or (not any(k in kinds for k in ("product", "brand")) and not query.weights):
+        ordered.insert(0, "product")
+    return tuple(ordered[:3]) if ordered else ("use",)
+
+
+_detail_vocab: dict[str, frozenset[str]] = {}
+
+
+def _detail_vocabulary() -> dict[str, frozenset[str]]:
+    if not _detail_vocab:
+        with _warm_lock:
+            if not _detail_vocab:
+                bags: dict[str, set[str]] = {k: set() for k in ("material", "use", "process", "form")}
+                for name in ("ko", "en"):
+                    for entry in load_lexicon(name).entries.values():
+                        if entry.kind in bags:
+                            bags[entry.kind].update(words(entry.english))
+                for kind, bag in bags.items():
+                    _detail_vocab[kind] = frozenset(bag)
+    return _detail_vocab
+
+
+def warm_up() -> None:
+    """Build every index now (call at process start) so the first message is fast."""
+    get_nomenclature()
+    get_index()
+    get_korean().morphemes("워밍업 아이폰")
+    _detail_vocabulary()
+    analyse_text("냉동 삼겹살")
+    analyse_text("stainless steel bottle opener")
+
+
+def ranking_for(text: str) -> Ranking:
+    """Raw retrieval ranking (for evaluation and debugging)."""
+    text = clean(text)
+    query, _ = build_query(text, detect_language(text))
+    return get_index().rank(query)

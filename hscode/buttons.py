@@ -1,0 +1,116 @@
+"""The three detail-page buttons, in the seed 002 `detail_page_button_ready` shape."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from chat.contracts import now_iso
+from trade.selectors import statistics_availability
+
+from .analysis.nomenclature import get_nomenclature
+from .regulations import regulation_summary
+
+HS_CODE, REGULATION, STATISTICS = "HS_CODE", "REGULATION", "STATISTICS"
+DEFAULT_ORDER = (HS_CODE, REGULATION, STATISTICS)
+
+# The person's main intent puts its button first; the rest keep the default order.
+_INTENT_FIRST = {
+    "regulation_inquiry": REGULATION,
+    "trade_statistics": STATISTICS,
+    "hscode_search": HS_CODE,
+    "tariff_rate": HS_CODE,
+}
+
+
+def button_order(primary_intent: str) -> list[str]:
+    first = _INTENT_FIRST.get(primary_intent, HS_CODE)
+    return [first] + [b for b in DEFAULT_ORDER if b != first]
+
+
+def _category_info(code: str) -> dict:
+    nomenclature = get_nomenclature()
+    entry = nomenclature.get(code)
+    return {
+        "chapter": code[:2],
+        "heading": code[:4] if len(code) >= 4 else "",
+        "subheading": code if len(code) == 6 else "",
+        "description": entry.description if entry else "",
+    }
+
+
+def hs_code_button(*, code: str, display: str, confidence: float, source: str, session_id: str, priority: int) -> dict:
+    return {
+        "type": "button",
+        "buttonType": HS_CODE,
+        "priority": priority,
+        "url": reverse("hscode:detail", args=[display]),
+        "title": "HS Code 상세정보",
+        "description": "관세율, 규제정보 등 상세 조회",
+        "isReady": True,
+        "metadata": {
+            "hscode": display,
+            "country": "KR",
+            "confidence": round(confidence, 4),
+            "searchTime": now_iso(),
+            "analysisSource": source,
+            "categoryInfo": _category_info(code),
+        },
+        "actionData": {
+            "queryParams": {"hscode": display, "source": "chat_analysis", "session_id": session_id},
+            "analytics": {"click_tracking": True, "conversion_target": "hscode_detail_view"},
+        },
+    }
+
+
+def regulation_button(*, code: str, display: str, priority: int) -> dict:
+    query = {"hscode": display, "country": "ALL"}
+    summary = regulation_summary(code)
+    return {
+        "type": "button",
+        "buttonType": REGULATION,
+        "priority": priority,
+        "url": f"{reverse('hscode:regulation')}?{urlencode(query)}",
+        "title": "규제 정보 상세보기",
+        "description": "수출입 규제, 허가사항 등",
+        "isReady": True,
+        "metadata": {"hscode": display, **summary},
+        "actionData": {"queryParams": {**query, "regulation_type": "export"}},
+    }
+
+
+def statistics_button(*, code: str, display: str, priority: int) -> dict:
+    query = {"hscode": display, "period": "latest"}
+    return {
+        "type": "button",
+        "buttonType": STATISTICS,
+        "priority": priority,
+        "url": f"{reverse('hscode:statistics')}?{urlencode(query)}",
+        "title": "무역 통계 상세보기",
+        "description": "수출입 현황, 트렌드 분석",
+        "isReady": True,
+        "metadata": {"hscode": display, **statistics_availability(code)},
+        "actionData": {"queryParams": {**query, "view": "summary"}},
+    }
+
+
+def button_build(button_type: str, *, analysis: dict, session_id: str) -> dict:
+    """Build one button from a stored hscode_analysis."""
+    resolved = analysis["resolved"]
+    code, display = resolved["code"], resolved["display"]
+    priority = analysis["button_order"].index(button_type) + 1
+    if button_type == HS_CODE:
+        return hs_code_button(
+            code=code,
+            display=display,
+            confidence=analysis["classification_confidence"],
+            source=analysis["analysis_source"],
+            session_id=session_id,
+            priority=priority,
+        )
+    if button_type == REGULATION:
+        return regulation_button(code=code, display=display, priority=priority)
+    if button_type == STATISTICS:
+        return statistics_button(code=code, display=display, priority=priority)
+    raise ValueError(f"unknown button type {button_type!r}")

@@ -1,0 +1,418 @@
+"""Task B, detail-page preparation: analyse a message, consult Context7, build its three buttons.
+
+Every step is guarded by the message's status and what is already stored, because
+Celery delivers at least once (acks_late): a re-delivered step emits nothing twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import time
+import unicodedata
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Avg
+
+from chat import contracts
+from chat.events import event_emit
+from chat.metrics import task_metrics_record
+from chat.models import ChatMessage, ConversationEvent
+
+from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
+from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order
+from .context7 import context7_consult, context7_enabled, context7_error_event_data
+from .selectors import case_index_get
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = "2026.11.1"
+# Time kept back from the button budget for building and announcing the buttons after Context7.
+BUTTON_MARGIN_S = 0.5
+# The HS code bookmark (sse_bookmark_data) is offered only at or above this confidence.
+BOOKMARK_CONFIDENCE = 0.8
+
+
+def message_analyse(text: str) -> TextAnalysis:
+    """The one way the pipeline analyses text: the classifier plus any labelled cases staff loaded."""
+    return analyse_text(text, cases=case_index_get())
+
+
+@contextmanager
+def _count_queries():
+    """Count the SQL statements run inside the block (reported in the complete event)."""
+    counter = {"n": 0}
+
+    def wrapper(execute, sql, params, many, context):
+        counter["n"] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield counter
+
+
+# --- cache of finished work (seed 001, Day 9) ------------------------------------
+
+
+def _question_key(text: str) -> str:
+    """Cache key of a normalised question: a hash, never the person's text."""
+    normalised = " ".join(unicodedata.normalize("NFKC", text).casefold().split()).strip(" ?!.。？！")
+    return "detail-page:" + hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def detail_cache_get(text: str) -> dict | None:
+    if settings.DETAIL_CACHE_TTL_S <= 0:
+        return None
+    return cache.get(_question_key(text))
+
+
+def _detail_cache_put(message: ChatMessage) -> None:
+    if settings.DETAIL_CACHE_TTL_S <= 0:
+        return
+    buttons = {
+        e.data["buttonType"]: e.data
+        for e in ConversationEvent.objects.filter(message=message, event=contracts.BUTTON_READY)
+    }
+    cache.set(
+        _question_key(message.content),
+        {"record": message.hscode_analysis, "context7_analysis": message.context7_analysis, "buttons": buttons},
+        timeout=settings.DETAIL_CACHE_TTL_S,
+    )
+
+
+# --- the steps --------------------------------------------------------------------
+
+
+def _estimated_preparation_ms() -> int:
+    """The average of the last 20 completed preparations, refreshed every 30 s (not per message)."""
+    return cache.get_or_set("detail-page:estimate-ms", _estimate_from_recent, timeout=30)
+
+
+def _estimate_from_recent() -> int:
+    recent = list(
+        ChatMessage.objects.filter(status=ChatMessage.Status.COMPLETED, detail_page_processing_time__isnull=False)
+        .order_by("-id")
+        .values_list("pk", flat=True)[:20]
+    )
+    average = ChatMessage.objects.filter(pk__in=recent).aggregate(avg=Avg("detail_page_processing_time"))["avg"]
+    return int(average) if average else settings.DETAIL_PAGE_BUDGET_MS
+
+
+def _resolved(analysis: TextAnalysis, candidates: list[dict]) -> tuple[dict | None, str, float]:
+    """The code that drives the buttons, where it came from, and how sure we are."""
+    if analysis.explicit is not None:
+        mention = analysis.explicit
+        resolved = {"code": mention.code, "display": mention.dotted, "national": mention.national,
+                    "level": mention.level}
+        return resolved, "explicit", 1.0
+    top = candidates[0] if candidates else None
+    if top is not None and top["confidence"] >= CONFIDENCE_THRESHOLD:
+        digits = "".join(ch for ch in str(top["code"]) if ch.isdigit())[:6]
+        source = "context7" if "context7" in top.get("source", "") else "local"
+        display = f"{digits[:4]}.{digits[4:]}" if len(digits) == 6 else digits
+        return {"code": digits, "display": display, "national": "", "level": len(digits)}, source, top["confidence"]
+    return None, "local", top["confidence"] if top else 0.0
+
+
+def analysis_record(analysis: TextAnalysis, *, started_iso: str, elapsed_ms: int,
+                    candidates: list[dict] | None = None) -> dict:
+    """The stored hscode_analysis: seed 002 fields first, then what staff and pages need."""
+    candidates = candidates if candidates is not None else [c.to_dict() for c in analysis.candidates]
+    resolved, source, confidence = _resolved(analysis, candidates)
+    return {
+        "detected_hscode": resolved["display"] if resolved else None,
+        "product_name": analysis.product_name,
+        "classification_confidence": round(float(confidence), 4),
+        "intent_detection": analysis.intent.to_dict(),
+        "detail_buttons": [],
+        "processing_metadata": {
+            "analysis_timestamp": started_iso,
+            "processing_time_ms": elapsed_ms,
+            "analysis_version": ANALYSIS_VERSION,
+            "database_queries": 0,
+        },
+        "analysis_source": source,
+        "language": analysis.language,
+        "resolved": resolved,
+        "hscode_candidates": candidates,
+        "invalid_codes": [
+            {"raw": m.raw, "reason": m.reason, "suggestions": list(m.suggestions)}
+            for m in analysis.mentions
+            if not m.valid
+        ],
+        "needs_detail": list(analysis.needs_detail) if resolved is None else [],
+        "button_order": button_order(analysis.intent.primary_intent),
+        "fallback_used": False,
+        "cache_hit": False,
+    }
+
+
+def _begin(message_id: int) -> ChatMessage | None:
+    """PENDING → ANALYSING, announced once."""
+    with transaction.atomic():
+        message = ChatMessage.objects.locked().filter(pk=message_id, role=ChatMessage.Role.USER).first()
+        if message is None:
+            logger.warning("detail_page_prepare: no user message %s", message_id)
+            return None
+        if message.status == ChatMessage.Status.PENDING:
+            message.status = ChatMessage.Status.ANALYSING
+            message.save(update_fields=["status", "updated_at"])
+            event_emit(
+                conversation_id=message.conversation_id,
+                message_id=message.pk,
+                event=contracts.BUTTONS_START,
+                data=contracts.buttons_start_data(
+                    estimated_ms=_estimated_preparation_ms(),
+                    context7_enabled=context7_enabled(),
+                    cache_checked=settings.DETAIL_CACHE_TTL_S > 0,
+                ),
+            )
+            task_metrics_record(message.pk, "task_b", start_time=contracts.now_iso(), end_time=None,
+                                status="running")
+    return message
+
+
+def detail_page_prepare(message_id: int) -> list[str]:
+    """Analyse the message once (or serve it from the cache) and return the button types still to build."""
+    started_cpu = time.process_time()
+    with _count_queries() as queries:
+        message = _begin(message_id)
+        if message is None or message.status != ChatMessage.Status.ANALYSING:
+            return []
+        if message.hscode_analysis is None:
+            cached = detail_cache_get(message.content)
+            if cached is not None:
+                _serve_from_cache(message_id, cached)
+                return []
+            _analyse_and_store(message)
+        message.refresh_from_db(fields=["status", "hscode_analysis"])
+        record = message.hscode_analysis
+        if message.status == ChatMessage.Status.ANALYSING:
+            _add_costs(message_id, queries["n"], time.process_time() - started_cpu)
+    if message.status != ChatMessage.Status.ANALYSING:
+        return []
+    done = {b["type"] for b in record["detail_buttons"]}
+    return [b for b in record.get("button_order", DEFAULT_ORDER) if b not in done]
+
+
+def _add_costs(message_id: int, queries: int, cpu_s: float) -> None:
+    with transaction.atomic():
+        message = ChatMessage.objects.locked().get(pk=message_id)
+        if message.hscode_analysis is None:
+            return
+        meta = message.hscode_analysis["processing_metadata"]
+        meta["database_queries"] = meta.get("database_queries", 0) + queries
+        meta["cpu_ms"] = meta.get("cpu_ms", 0) + round(cpu_s * 1000)
+        message.save(update_fields=["hscode_analysis"])
+
+
+def _analyse_and_store(message: ChatMessage) -> None:
+    started_iso, started = contracts.now_iso(), time.monotonic()
+    waiting_since = message.waiting_since or message.created_at
+    analysis = message_analyse(message.content)
+    candidates = [c.to_dict() for c in analysis.candidates]
+    outcome = None
+    if context7_enabled() and (analysis.product_name or analysis.explicit is not None):
+        # What is left of the person's button budget (time queued counts), less a margin for the buttons.
+        waited_s = (datetime.now(UTC) - waiting_since).total_seconds()
+        left_s = settings.DETAIL_PAGE_BUDGET_MS / 1000 - waited_s - BUTTON_MARGIN_S
+        outcome = context7_consult(analysis.product_name or analysis.text, analysis.text, candidates, budget_s=left_s)
+        candidates = outcome.candidates
+    record = analysis_record(analysis, started_iso=started_iso, elapsed_ms=0, candidates=candidates)
+    record["processing_metadata"]["processing_time_ms"] = int((time.monotonic() - started) * 1000)
+    record["fallback_used"] = bool(outcome and outcome.error)
+
+    with transaction.atomic():
+        locked = ChatMessage.objects.locked().get(pk=message.pk)
+        if locked.hscode_analysis is not None:  # a concurrent delivery stored it first
+            return
+        locked.hscode_analysis = record
+        fields = ["hscode_analysis", "updated_at"]
+        if outcome is not None:
+            locked.context7_analysis = outcome.analysis
+            fields.append("context7_analysis")
+            if outcome.error is not None:
+                event_emit(
+                    conversation_id=locked.conversation_id,
+                    message_id=locked.pk,
+                    event=contracts.BUTTONS_ERROR,
+                    data=context7_error_event_data(
+                        outcome.error,
+                        {"hscode_detected": record["detected_hscode"],
+                         "confidence_score": record["classification_confidence"]},
+                    ),
+                )
+        if record["resolved"] is None:
+            locked.status = ChatMessage.Status.FAILED
+            locked.detail_page_processing_time = _elapsed_since(locked)
+            fields += ["status", "detail_page_processing_time"]
+            event_emit(
+                conversation_id=locked.conversation_id,
+                message_id=locked.pk,
+                event=contracts.BUTTONS_ERROR,
+                data=contracts.no_hscode_error_data(
+                    context7_attempted=outcome is not None,
+                    needs_detail=record["needs_detail"] or ["product"],
+                    invalid_codes=record["invalid_codes"],
+                    candidates=record["hscode_candidates"][:3],
+                ),
+            )
+        locked.save(update_fields=fields)
+        if record["resolved"] is None:
+            _task_b_finish(locked, "failed")
+
+
+def _serve_from_cache(message_id: int, cached: dict) -> None:
+    """A repeated question: the stored analysis and buttons, announced at once (no extra task hops)."""
+    with transaction.atomic():
+        message = ChatMessage.objects.locked().get(pk=message_id)
+        if message.hscode_analysis is not None or message.status != ChatMessage.Status.ANALYSING:
+            return
+        record = copy.deepcopy(cached["record"])
+        record["cache_hit"] = True
+        record["fallback_used"] = False
+        record["processing_metadata"]["analysis_timestamp"] = contracts.now_iso()
+        record["detail_buttons"] = []
+        message.hscode_analysis = record
+        message.context7_analysis = cached.get("context7_analysis")
+        for button_type in record["button_order"]:
+            data = copy.deepcopy(cached["buttons"][button_type])
+            if button_type == HS_CODE:
+                data["metadata"]["searchTime"] = contracts.now_iso()
+                data["actionData"]["queryParams"]["session_id"] = str(message.conversation_id)
+            _announce_button(message, data)
+        message.save(update_fields=["hscode_analysis", "context7_analysis", "updated_at"])
+        _complete(message)
+
+
+def _elapsed_since(message: ChatMessage) -> int:
+    """Milliseconds the person has waited for this message's buttons (since it was sent or reset)."""
+    since = message.waiting_since or message.created_at
+    return max(0, int((datetime.now(UTC) - since).total_seconds() * 1000))
+
+
+def _announce_button(message: ChatMessage, data: dict) -> None:
+    """Record the button on the (locked) message and emit it; fills the bookmark for a sure HS code."""
+    record = message.hscode_analysis
+    record["detail_buttons"].append(
+        {"type": data["buttonType"], "url": data["url"], "title": data["title"], "priority": data["priority"],
+         "generated_at": contracts.now_iso()}
+    )
+    event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTON_READY,
+               data=data)
+    if data["buttonType"] == HS_CODE and record["classification_confidence"] >= BOOKMARK_CONFIDENCE:
+        message.sse_bookmark_data = bookmark_data(message, record, data["priority"])
+
+
+def bookmark_data(message: ChatMessage, record: dict, priority: int) -> dict:
+    """seed 002 sse_bookmark_data: offered when the HS_CODE button is ready and the code is sure enough."""
+    product = record.get("product_name") or ""
+    code = record["detected_hscode"]
+    return {
+        "bookmark_available": True,
+        "bookmark_type": HS_CODE,
+        "target_value": code,
+        "display_name": f"{product} (HS Code {code})" if product else f"HS Code {code}",
+        "sse_generated": True,
+        "generation_metadata": {
+            "generated_at": contracts.now_iso(),
+            "button_priority": priority,
+            "confidence_threshold_met": True,
+            # Monitoring notifications need an account to reach; anonymous sessions can still view.
+            "user_eligible": message.conversation.owner_user_id is not None,
+        },
+        "bookmark_config": {
+            "auto_monitoring": True,
+            "notification_types": ["regulation_changes", "statistics_updates"],
+            "default_settings": {"sms_enabled": False, "email_enabled": True},
+        },
+    }
+
+
+def _complete(message: ChatMessage) -> None:
+    """All three buttons are out: mark the message complete, announce it, cache the work."""
+    record = message.hscode_analysis
+    total_ms = _elapsed_since(message)
+    context7_performance = (message.context7_analysis or {}).get("performance", {})
+    message.status = ChatMessage.Status.COMPLETED
+    message.detail_page_processing_time = total_ms
+    record["processing_metadata"]["database_queries"] = record["processing_metadata"].get("database_queries", 0) + 2
+    message.save(update_fields=["status", "detail_page_processing_time", "hscode_analysis", "sse_bookmark_data",
+                                "updated_at"])
+    event_emit(
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+        event=contracts.BUTTONS_COMPLETE,
+        data=contracts.buttons_complete_data(
+            total_ms=total_ms,
+            buttons_generated=len(record["detail_buttons"]),
+            hscode=record["detected_hscode"],
+            confidence=record["classification_confidence"],
+            analysis_source=record["analysis_source"],
+            fallback_used=record["fallback_used"],
+            cache_hit=record.get("cache_hit", False),
+            context7_calls=context7_performance.get("total_api_calls", 0),
+            context7_latency_ms=context7_performance.get("total_duration_ms", 0),
+            database_queries=record["processing_metadata"]["database_queries"],
+        ),
+    )
+    _task_b_finish(message, "completed")
+    if not record.get("cache_hit"):
+        transaction.on_commit(lambda: _detail_cache_put(message))
+
+
+def _task_b_finish(message: ChatMessage, status: str) -> None:
+    record = message.hscode_analysis or {}
+    task_b = ((message.parallel_task_metrics or {}).get("task_execution") or {}).get("task_b") or {}
+    context7_performance = (message.context7_analysis or {}).get("performance", {})
+    task_metrics_record(
+        message.pk, "task_b",
+        start_time=task_b.get("start_time") or record.get("processing_metadata", {}).get("analysis_timestamp"),
+        end_time=contracts.now_iso(), status=status,
+        context7_calls=context7_performance.get("total_api_calls", 0),
+        fallback_used=record.get("fallback_used", False),
+        cache_hit=record.get("cache_hit", False),
+        cpu_ms=record.get("processing_metadata", {}).get("cpu_ms", 0),
+    )
+
+
+def detail_button_ready(message_id: int, button_type: str) -> bool:
+    """Build one button and announce it; the last one also completes the set. True if it emitted."""
+    if button_type not in DEFAULT_ORDER:
+        raise ValueError(f"unknown button type {button_type!r}")
+    started_cpu = time.process_time()
+    with _count_queries() as queries:
+        snapshot = (
+            ChatMessage.objects.filter(pk=message_id)
+            .values("status", "hscode_analysis", "conversation_id")
+            .first()
+        )
+        if not snapshot or snapshot["status"] != ChatMessage.Status.ANALYSING or not snapshot["hscode_analysis"]:
+            return False
+        if any(b["type"] == button_type for b in snapshot["hscode_analysis"]["detail_buttons"]):
+            return False
+        # Built outside the lock: it reads other tables and should not hold the message row.
+        data = button_build(
+            button_type, analysis=snapshot["hscode_analysis"], session_id=str(snapshot["conversation_id"])
+        )
+        with transaction.atomic():
+            message = ChatMessage.objects.locked().select_related("conversation").get(pk=message_id)
+            record = message.hscode_analysis
+            if message.status != ChatMessage.Status.ANALYSING or any(
+                b["type"] == button_type for b in record["detail_buttons"]
+            ):
+                return False
+            meta = record["processing_metadata"]
+            meta["database_queries"] = meta.get("database_queries", 0) + queries["n"] + 2
+            meta["cpu_ms"] = meta.get("cpu_ms", 0) + round((time.process_time() - started_cpu) * 1000)
+            _announce_button(message, data)
+            if len(record["detail_buttons"]) == len(DEFAULT_ORDER):
+                _complete(message)
+            else:
+                message.save(update_fields=["hscode_analysis", "sse_bookmark_data", "updated_at"])
+    return True

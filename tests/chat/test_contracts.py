@@ -1,0 +1,96 @@
+"""The event and payload shapes are contracts: seed 002's own examples must validate, and so must ours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from chat import contracts
+
+SEED = json.loads((Path(__file__).with_name("seed_002_examples.json")).read_text(encoding="utf-8"))
+
+
+def _shape(value):
+    """The JSON type skeleton of a value: dict keys and value kinds, list element shapes."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if value is None:
+        return "null"
+    return "string"
+
+
+def _assert_covers(ours, seed, path="$"):
+    """Every field of the seed example exists in ours with the same kind (null allowed where seed has a value)."""
+    if isinstance(seed, dict):
+        assert isinstance(ours, dict), f"{path} should be an object"
+        for key, value in seed.items():
+            assert key in ours, f"{path}.{key} missing"
+            _assert_covers(ours[key], value, f"{path}.{key}")
+    elif isinstance(seed, list):
+        assert isinstance(ours, list), f"{path} should be a list"
+        if seed and ours:
+            _assert_covers(ours[0], seed[0], f"{path}[0]")
+    elif seed not in ("null", []) and ours != "null":
+        assert ours == seed or {ours, seed} <= {"number"}, f"{path}: {ours} != {seed}"
+
+
+@pytest.mark.parametrize("example", SEED["events"], ids=lambda e: f"{e['event']}:{e['data'].get('type')}")
+def test_seed_002_event_examples_validate_against_our_schemas(example):
+    jsonschema.validate(example["data"], contracts.DATA_SCHEMAS[example["event"]])
+
+
+def test_every_seed_event_name_is_in_the_contract():
+    assert {e["event"] for e in SEED["events"]} <= set(contracts.DATA_SCHEMAS)
+
+
+def test_builders_produce_valid_data():
+    samples = {
+        contracts.THINKING: contracts.thinking_data(session_uuid="u", user_id=None, content="x"),
+        contracts.BUTTONS_START: contracts.buttons_start_data(estimated_ms=500, context7_enabled=False,
+                                                              cache_checked=True),
+        contracts.BUTTONS_COMPLETE: contracts.buttons_complete_data(
+            total_ms=40, buttons_generated=3, hscode="8517.13", confidence=0.91, analysis_source="local",
+            fallback_used=False, cache_hit=False, context7_calls=0, context7_latency_ms=0, database_queries=9),
+        contracts.BUTTONS_ERROR: contracts.no_hscode_error_data(context7_attempted=False, needs_detail=["material"]),
+        contracts.MESSAGE_CREATED: contracts.message_created_data(role="user", content="hi",
+                                                                  created_at=contracts.now_iso()),
+    }
+    for event, data in samples.items():
+        jsonschema.validate(data, contracts.DATA_SCHEMAS[event])
+        jsonschema.validate(contracts.server_frame(event, data, 1, 1), contracts.SERVER_FRAME_SCHEMA)
+
+
+def test_builder_shapes_cover_the_seed_examples():
+    seed_by_kind = {(e["event"], e["data"].get("type")): e["data"] for e in SEED["events"]}
+    complete = contracts.buttons_complete_data(
+        total_ms=1, buttons_generated=3, hscode="8517.13", confidence=1.0, analysis_source="explicit",
+        fallback_used=False, cache_hit=False, context7_calls=0, context7_latency_ms=0, database_queries=1)
+    _assert_covers(_shape(complete), _shape(seed_by_kind[(contracts.BUTTONS_COMPLETE, "complete")]))
+    start = contracts.buttons_start_data(estimated_ms=1, context7_enabled=True, cache_checked=False)
+    _assert_covers(_shape(start), _shape(seed_by_kind[(contracts.BUTTONS_START, "start")]))
+    no_code = contracts.no_hscode_error_data(context7_attempted=True)
+    _assert_covers(_shape(no_code), _shape(seed_by_kind[(contracts.BUTTONS_ERROR, "hscode_detection_failed")]))
+    thinking = contracts.thinking_data(session_uuid="u", user_id=3, content="x")
+    _assert_covers(_shape(thinking), _shape(seed_by_kind[(contracts.THINKING, None)]))
+
+
+def test_error_frame_has_no_seq_and_validates():
+    frame = contracts.error_frame("invalid_json", "bad")
+    jsonschema.validate(frame, contracts.ERROR_FRAME_SCHEMA)
+    assert "seq" not in frame
+
+
+def test_schemas_reject_a_button_without_its_metadata():
+    button = next(e["data"] for e in SEED["events"] if e["data"].get("buttonType") == "REGULATION")
+    broken = dict(button, metadata={"hscode": "8517.12.00"})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])

@@ -1,0 +1,149 @@
+"""Shared fixtures: real Redis (REDIS_URL, set by `make test`), the test database, a live stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.llm_server import FakeLlmServer
+from tests.support.live import ChatClient, LiveStack, database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    from django.conf import settings
+
+    return settings.REDIS_URL
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """The same Redis server, another database: queues and layer groups of that stack stay apart."""
+    base = url.rsplit("/", 1)[0] if url.rsplit("/", 1)[-1].isdigit() else url.rstrip("/")
+    return f"{base}/{db}"
+
+
+def stack_env(**overrides: str) -> dict[str, str]:
+    from django.conf import settings
+    from django.db import connection
+
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url(connection.settings_dict),
+        REDIS_URL=settings.REDIS_URL,
+        PYTHONUNBUFFERED="1",
+        DEBUG="1",
+        # Every test client comes from 127.0.0.1; the limits have tests of their own.
+        CHAT_RATE_LIMIT_SESSION="0",
+        CHAT_RATE_LIMIT_IP="0",
+    )
+    env.update(overrides)
+    return env
+
+
+def _wait_until_settled(timeout: float = 30.0) -> None:
+    """Until the live workers have finished every message: the test database is truncated next, and a
+    TRUNCATE racing a worker's write deadlocks on PostgreSQL."""
+    import time
+
+    from django.db.models import Q
+
+    from chat.models import ChatMessage
+
+    # Messages sent through the service (they have a message_created event, so their tasks were enqueued)
+    # whose buttons or answer are not finished yet; rows a test created directly are not waited for.
+    sent = ChatMessage.objects.filter(role="user", events__event="message_created")
+    unfinished = sent.filter(
+        Q(status__in=["pending", "analysing"]) | Q(answer__isnull=True) | Q(answer__status="streaming")
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and unfinished.exists():
+        time.sleep(0.2)
+    time.sleep(0.3)  # the last task's closing writes (metrics, history) come just after its last event
+
+
+@pytest.fixture(autouse=True)
+def _settle_live_work(request):
+    """For tests on a really committed database (transactional_db), let the live stacks go quiet first."""
+    if "transactional_db" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up inside: so this teardown runs before its flush
+    yield
+    _wait_until_settled()
+
+
+@contextmanager
+def side_stack(tmp_path_factory, name: str, redis_db: int, workers: int = 1, **env: str) -> Iterator[LiveStack]:
+    """Another daphne + worker on the test database, configured differently, on its own Redis database
+    (so its queues and layer groups never mix with the main stack's)."""
+    from django.conf import settings
+
+    stack = LiveStack(stack_env(REDIS_URL=redis_url_with_db(settings.REDIS_URL, redis_db), **env),
+                      tmp_path_factory.mktemp(name))
+    try:
+        stack.start_daphne()
+        for _ in range(workers):
+            stack.start_worker()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
+    """daphne and a Celery worker as separate processes, on the database this test run created."""
+    stack = LiveStack(stack_env(), tmp_path_factory.mktemp("live-logs"))
+    try:
+        stack.start_daphne()
+        stack.start_worker()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def live(live_stack, transactional_db):
+    """The live stack with a database that is really committed to (and emptied after the test)."""
+    return live_stack
+
+
+@pytest.fixture
+def chat_client(live):
+    client = ChatClient(live.base_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_chat_client(live):
+    clients: list[ChatClient] = []
+
+    def make() -> ChatClient:
+        client = ChatClient(live.base_url)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def llm():
+    with FakeLlmServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llm_stack(live_stack, llm, tmp_path_factory):
+    """A second stack answering through the fake OpenAI-compatible endpoint."""
+    with side_stack(tmp_path_factory, "llm-stack", 3, LLM_BACKEND="openai", LLM_BASE_URL=llm.base_url,
+                    LLM_MODEL="fake-model", LLM_API_KEY="test-key", LLM_TIMEOUT_S="2") as stack:
+        yield stack

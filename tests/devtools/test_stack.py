@@ -1,0 +1,65 @@
+"""`make run`'s launcher: the whole stack starts, serves, and leaves no process behind when stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devtools.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", text], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in found if "pgrep" not in line]
+
+
+def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(port), CELERY_WORKER_CONCURRENCY="1")
+    stack = subprocess.Popen([sys.executable, "-m", "devtools.stack", "run"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the stack did not become healthy")
+        assert "보내기" in httpx.get(f"http://127.0.0.1:{port}/").text
+        stack.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        stack.wait(timeout=60)
+    finally:
+        if stack.poll() is None:
+            stack.kill()
+    time.sleep(1)
+    assert _processes_mentioning(f"-p {port}") == []  # daphne
+    assert _processes_mentioning(f"tradechat-{port}@") == []  # the Celery worker and its pool
+    assert _processes_mentioning(f"tradechat-io-{port}@") == []  # the io (threads) worker
+
+
+def test_embedded_redis_goes_with_a_parent_killed_outright():
+    code = ("from devtools.redis_server import EmbeddedRedis; r = EmbeddedRedis().start(); "
+            "print(r.port, flush=True); import time; time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    port = parent.stdout.readline().strip()
+    assert _processes_mentioning(f"redis-server 127.0.0.1:{port}")
+    parent.kill()
+    parent.wait()
+    time.sleep(1)
+    assert _processes_mentioning(f"redis-server 127.0.0.1:{port}") == []

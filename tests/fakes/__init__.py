@@ -1,0 +1,1 @@
+"""Real fakes (servers and helpers) shared by the test suites."""

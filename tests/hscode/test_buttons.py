@@ -1,0 +1,65 @@
+"""Button payloads and the stored analysis keep the seed 002 shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from chat import contracts
+from hscode.analysis.analyse import analyse_text
+from hscode.buttons import button_build, button_order
+from hscode.regulations import regulation_summary
+from hscode.services import analysis_record
+from tests.chat.test_contracts import _assert_covers, _shape
+
+SEED = json.loads((Path(__file__).parents[1] / "chat" / "seed_002_examples.json").read_text(encoding="utf-8"))
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def record():
+    return analysis_record(analyse_text("8517.13 관세율 알려줘"), started_iso=contracts.now_iso(), elapsed_ms=3)
+
+
+@pytest.mark.parametrize("button_type", ["HS_CODE", "REGULATION", "STATISTICS"])
+def test_each_button_validates_and_covers_the_seed_example(record, button_type):
+    data = button_build(button_type, analysis=record, session_id="550e8400-e29b-41d4-a716-446655440000")
+    jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+    seed = next(e["data"] for e in SEED["events"] if e["data"].get("buttonType") == button_type)
+    # dataRange is null until statistics are loaded; compare the rest of the shape
+    seed_shape = _shape(seed)
+    seed_shape["metadata"].pop("dataRange", None)
+    _assert_covers(_shape(data), seed_shape)
+
+
+def test_stored_analysis_covers_the_seed_hscode_analysis(record):
+    record["detail_buttons"] = [{"type": "HS_CODE", "url": "/x", "title": "t", "priority": 1,
+                                 "generated_at": contracts.now_iso()}]
+    _assert_covers(_shape(record), _shape(SEED["hscode_analysis"]))
+    assert record["detected_hscode"] == "8517.13"
+    assert record["analysis_source"] == "explicit"
+
+
+def test_regulation_intent_puts_the_regulation_button_first():
+    assert button_order("regulation_inquiry")[0] == "REGULATION"
+    assert button_order("trade_statistics")[0] == "STATISTICS"
+    assert button_order("general") == ["HS_CODE", "REGULATION", "STATISTICS"]
+
+
+def test_cbam_code_is_high_risk_for_the_eu():
+    summary = regulation_summary("720851")  # flat-rolled iron or steel: CBAM goods
+    assert "CBAM" in summary["standards"]
+    assert summary["riskLevel"] == "high"
+    assert summary["affectedCountries"] == ["EU"]
+
+
+def test_national_digits_are_kept_in_the_button_code():
+    record = analysis_record(analyse_text("8517130000 수입"), started_iso=contracts.now_iso(), elapsed_ms=1)
+    data = button_build("HS_CODE", analysis=record, session_id="s")
+    assert data["metadata"]["hscode"] == "8517.13-0000"
+    assert data["metadata"]["categoryInfo"]["subheading"] == "851713"
+    assert data["url"] == "/detail/hscode/8517.13-0000/"

@@ -1,0 +1,209 @@
+"""A live stack for tests: daphne and a Celery worker as real processes on the test database.
+
+Clients talk to it over real sockets: httpx for HTTP, `websockets` for WebSockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import websockets
+
+from devtools.redis_server import free_port
+from devtools.stack import process_group_stop
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url(settings_dict: dict) -> str:
+    """The URL of the database the test run created, for child processes."""
+    engine = settings_dict["ENGINE"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    if engine.endswith("postgresql"):
+        user = quote(settings_dict.get("USER") or "")
+        password = quote(settings_dict.get("PASSWORD") or "")
+        auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = settings_dict.get("HOST") or "127.0.0.1"
+        port = settings_dict.get("PORT") or 5432
+        return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+    raise RuntimeError(f"no URL form for {engine}")
+
+
+class LiveStack:
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env = env
+        self.log_dir = log_dir
+        self.daphnes: list[tuple[int, subprocess.Popen]] = []
+        self.workers: list[subprocess.Popen] = []
+
+    @property
+    def port(self) -> int:
+        return self.daphnes[0][0]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _popen(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = open(self.log_dir / log_name, "ab")
+        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def start_daphne(self, port: int | None = None) -> int:
+        port = port or free_port()
+        process = self._popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            f"daphne-{port}.log",
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {(self.log_dir / f'daphne-{port}.log').read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("daphne did not listen in time")
+        self.daphnes.append((port, process))
+        return port
+
+    def start_worker(self, name: str | None = None, concurrency: int = 2, beat: bool = False,
+                     queues: str = "chat,bulk,io", pool: str = "prefork") -> subprocess.Popen:
+        name = name or f"w{len(self.workers)}"
+        extra = ["-B", "--schedule", str(self.log_dir / f"beat-{name}")] if beat else []
+        process = self._popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-P", pool, "-c", str(concurrency),
+             "-n", f"{name}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle", *extra],
+            f"celery-{name}.log",
+        )
+        self.workers.append(process)
+        self.wait_for_workers(len(self.workers))
+        return process
+
+    @property
+    def celery(self):
+        """A Celery client on this stack's broker (for pings and for enqueueing tasks by name)."""
+        if getattr(self, "_celery", None) is None:
+            from celery import Celery
+
+            self._celery = Celery(broker=self.env.get("CELERY_BROKER_URL") or self.env["REDIS_URL"])
+            self._celery.conf.task_default_queue = "chat"
+        return self._celery
+
+    def wait_for_workers(self, count: int, timeout: float = 60) -> None:
+        app = self.celery
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            replies = app.control.ping(timeout=0.5) or []
+            if len(replies) >= count:
+                return
+            for worker in self.workers:
+                if worker.poll() is not None:
+                    raise RuntimeError("a Celery worker exited while starting")
+        raise RuntimeError("Celery workers did not answer in time")
+
+    def stop_daphne(self, port: int, sig: int = signal.SIGTERM) -> None:
+        for i, (p, process) in enumerate(self.daphnes):
+            if p == port:
+                process_group_stop(process, sig)
+                del self.daphnes[i]
+                return
+
+    def stop_worker(self, process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+        process_group_stop(process, sig)
+        self.workers.remove(process)
+
+    def supervise_workers(self, interval: float = 0.5) -> None:
+        """Restart any worker that exits, as the production restart policy does (docker-compose
+        `restart: unless-stopped`): kombu can crash a worker whose broker vanished with tasks unacked
+        (AttributeError in restore_unacked on close, an upstream defect)."""
+        import threading
+
+        self._supervising = True
+
+        def watch() -> None:
+            while self._supervising:
+                for index, process in enumerate(list(self.workers)):
+                    if process.poll() is not None and self._supervising:
+                        self.restarts = getattr(self, "restarts", 0) + 1
+                        self.workers[index] = self._popen(list(process.args), f"celery-restart-{self.restarts}.log")
+                time.sleep(interval)
+
+        threading.Thread(target=watch, name="worker-supervisor", daemon=True).start()
+
+    def stop(self) -> None:
+        self._supervising = False
+        if getattr(self, "_celery", None) is not None:
+            self._celery.close()
+        for _, process in self.daphnes:
+            process_group_stop(process)
+        for process in self.workers:
+            process_group_stop(process)
+        self.daphnes.clear()
+        self.workers.clear()
+
+
+class ChatClient:
+    """One browser-like person: a session cookie, a CSRF token and their own conversations."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=10)
+        self.http.get("/").raise_for_status()
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+
+    def post(self, path: str, payload: dict | None = None) -> httpx.Response:
+        return self.http.post(path, json=payload or {}, headers={"X-CSRFToken": self.http.cookies.get("csrftoken", "")})
+
+    def conversation_create(self) -> str:
+        response = self.post("/api/conversations/")
+        response.raise_for_status()
+        return response.json()["id"]
+
+    def messages(self, conversation_id: str) -> list[dict]:
+        response = self.http.get(f"/api/conversations/{conversation_id}/messages/")
+        response.raise_for_status()
+        return response.json()["results"]
+
+    def ws_url(self, conversation_id: str, query: str = "") -> str:
+        return self.base_url.replace("http", "ws", 1) + f"/ws/chat/{conversation_id}/" + (f"?{query}" if query else "")
+
+    def connect(self, conversation_id: str, query: str = "", origin: str | None = None):
+        return websockets.connect(
+            self.ws_url(conversation_id, query),
+            additional_headers={"Cookie": self.cookie_header, "Origin": origin or self.base_url},
+            max_size=2**22,
+            open_timeout=10,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+async def frames_until(ws, stop_events: Iterable[str], timeout: float = 30.0, count: int = 1) -> list[dict]:
+    """Read frames until `count` frames whose event is in stop_events arrived (or time runs out)."""
+    stop_events = set(stop_events)
+    frames: list[dict] = []
+    seen = 0
+    async with asyncio.timeout(timeout):
+        while seen < count:
+            frame = json.loads(await ws.recv())
+            frames.append(frame)
+            if frame.get("event") in stop_events:
+                seen += 1
+    return frames
