@@ -46,15 +46,19 @@ SEED_PERFORMANCE_KEYS = {
 
 @pytest.fixture
 def c7(settings, context7_server, redis_url, redis_prefix):  # noqa: F811
-    """Settings pointing the wiring at the fake server, a per-test Redis prefix and a 1 s budget."""
+    """Settings pointing the wiring at the fake server and a per-test Redis prefix.
+
+    The budget is generous so that a loaded CI machine cannot turn a healthy reply into a timeout; the tests
+    about the budget itself set a tight one.
+    """
     settings.CONTEXT7_API_URL = context7_server.url
     settings.CONTEXT7_API_KEY = ""
     settings.CONTEXT7_LIBRARY_ID = HS_LIBRARY
     settings.CONTEXT7_LIBRARY_NAME = ""
     settings.CONTEXT7_REDIS_URL = redis_url
     settings.CONTEXT7_REDIS_PREFIX = redis_prefix
-    settings.CONTEXT7_BUDGET_S = 1.0
-    settings.CONTEXT7_READ_TIMEOUT_S = 0.8
+    settings.CONTEXT7_BUDGET_S = 3.0
+    settings.CONTEXT7_READ_TIMEOUT_S = 2.0
     settings.CONTEXT7_RETRY_ATTEMPTS = 3
     settings.CONTEXT7_RETRY_WAIT_INITIAL_S = 0.01
     settings.CONTEXT7_RETRY_WAIT_MAX_S = 0.05
@@ -211,13 +215,15 @@ def test_malformed_search_answer_while_resolving_falls_back_too(settings, c7):
 def test_consult_finishes_within_the_budget_when_the_server_hangs(settings, c7):
     settings.CONTEXT7_LIBRARY_ID = ""
     settings.CONTEXT7_LIBRARY_NAME = "HS Nomenclature"  # two calls must share the one budget
+    settings.CONTEXT7_BUDGET_S = 1.0
+    settings.CONTEXT7_READ_TIMEOUT_S = 0.8
     c7.set_fault("latency", delay=5)
     started = time.monotonic()
     outcome = context7_consult("smartphone", "HS code", LOCAL)
     elapsed = time.monotonic() - started
     assert isinstance(outcome.error, Context7TimeoutError)
-    assert elapsed < 1.0 + 0.5
-    assert outcome.latency_ms <= 1500
+    assert elapsed < 1.0 + 1.0  # the 5 s hang is cut at the budget; 1 s of slack for a loaded CI machine
+    assert outcome.latency_ms <= 2000
     assert outcome.candidates[0]["code"] == "8517.13"
 
 
@@ -344,7 +350,7 @@ def test_context7_lookup_exits_non_zero_in_a_real_process(c7, redis_url, redis_p
         "CONTEXT7_REDIS_PREFIX": redis_prefix,
         "CONTEXT7_LIBRARY_ID": "",
         "CONTEXT7_LIBRARY_NAME": "",
-        "CONTEXT7_BUDGET_S": "1.0",
+        "CONTEXT7_BUDGET_S": "3.0",
     }
     c7.set_fault("library_not_found")
     command = [sys.executable, "manage.py", "context7_lookup", "--library-id", "/nobody/nothing", "--query", "x"]
