@@ -28,8 +28,15 @@ def _is_celery_worker(proc: psutil.Process) -> bool:
     return "celery" in " ".join(cmd[:3]) and "worker" in cmd and "config" in cmd
 
 
-def worker_pids(hint: str | None = None, cwd: str | None = None) -> list[int]:
-    """Main processes of Celery workers of this project (`celery -A config worker`), optionally named `hint`."""
+def make_run_worker_names(http_port: int) -> tuple[str, ...]:
+    """The node-name prefixes `make run` gives its two workers (prefork "chat,bulk" and threads "io")."""
+    return (f"tradechat-{http_port}@", f"tradechat-io-{http_port}@")
+
+
+def worker_pids(hint: str | tuple[str, ...] | None = None, cwd: str | None = None) -> list[int]:
+    """Main processes of Celery workers of this project (`celery -A config worker`), optionally named `hint`
+    (a node-name prefix, or several)."""
+    hints = (hint,) if isinstance(hint, str) else hint
     found = []
     for proc in psutil.process_iter(["pid", "ppid"]):
         if not _is_celery_worker(proc):
@@ -38,7 +45,7 @@ def worker_pids(hint: str | None = None, cwd: str | None = None) -> list[int]:
             parent = proc.parent()
             if parent is not None and _is_celery_worker(parent):
                 continue  # a pool child: counted with its parent
-            if hint and not any(hint in part for part in proc.cmdline()):
+            if hints and not any(h in part for h in hints for part in proc.cmdline()):
                 continue
             if cwd and proc.cwd() != cwd:
                 continue
@@ -111,7 +118,8 @@ def self_cpu_ms() -> float:
     return (t.user + t.system) * 1000
 
 
-def find_stack(http_port: int, redis_port: int | None, worker_hint: str | None = None) -> StackProcesses:
+def find_stack(http_port: int, redis_port: int | None,
+               worker_hint: str | tuple[str, ...] | None = None) -> StackProcesses:
     roles: dict[str, list[int]] = {}
     daphne = listener_pid(http_port)
     if daphne:

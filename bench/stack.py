@@ -1,4 +1,5 @@
-"""A stack of the bench's own, shaped like `make run`: daphne + a Celery worker (-c 2) on a Redis, on a free port.
+"""A stack of the bench's own, shaped like `make run`, on a free port: daphne, a prefork Celery worker (-c 2) for
+the "chat" and "bulk" queues and a threads worker for "io" (the network-bound tasks), on one Redis.
 
 The only differences from `make run` (devtools.stack): daphne serves `bench.floor_asgi:application` (the app's
 ASGI application plus the floor route) and the worker also imports `bench.floor_app` (-I); no beat (-B); a
@@ -64,6 +65,7 @@ class BenchStack:
         self.database_url = _fresh_database(os.environ.get("BENCH_DATABASE_URL"), self.work)
         self.daphne: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.io_worker: subprocess.Popen | None = None
         self.node = f"bench-{self.port}@%h"
 
     @property
@@ -93,27 +95,33 @@ class BenchStack:
             "daphne.log",
         )
         self.worker = self._popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "chat,bulk,io",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "chat,bulk",
              "-c", str(self.concurrency),
              "--loglevel", self.log_level, "-n", self.node, "-I", "bench.floor_app"],
             "worker.log",
         )
+        self.io_worker = self._popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-Q", "io",
+             "-c", os.environ.get("CELERY_IO_CONCURRENCY") or "16",
+             "--loglevel", self.log_level, "-n", f"bench-io-{self.port}@%h"],
+            "worker-io.log",
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for process, name in ((self.daphne, "daphne"), (self.worker, "worker")):
+            for process, name in ((self.daphne, "daphne"), (self.worker, "worker"), (self.io_worker, "worker-io")):
                 if process.poll() is not None:
                     tail = (self.work / f"{name}.log").read_text(errors="replace")[-3000:]
                     self.stop()
                     raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                if b"ready." in (self.work / "worker.log").read_bytes():
+                if all(b"ready." in (self.work / log).read_bytes() for log in ("worker.log", "worker-io.log")):
                     return self
             time.sleep(0.2)
         self.stop()
         raise RuntimeError("the bench stack did not start within 60 s (see var/bench/*.log)")
 
     def processes(self) -> StackProcesses:
-        roles = {"daphne": [self.daphne.pid], "worker": [self.worker.pid]}
+        roles = {"daphne": [self.daphne.pid], "worker": [self.worker.pid, self.io_worker.pid]}
         port = int(self.redis_url.rsplit(":", 1)[1].split("/")[0])
         redis = listener_pid(port)
         if redis:
@@ -121,7 +129,7 @@ class BenchStack:
         return StackProcesses(roles)
 
     def stop(self) -> None:
-        for process in (self.worker, self.daphne):
+        for process in (self.worker, self.io_worker, self.daphne):
             if process is not None:
                 process_group_stop(process)
         if self._embedded:

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import common
-from .procs import StackProcesses, find_stack, self_cpu_ms
+from .procs import StackProcesses, find_stack, make_run_worker_names, self_cpu_ms
 
 LATENCIES = ("first_event_ms", "first_button_ms", "button2_ms", "button3_ms", "complete_ms", "first_delta_ms",
              "answer_complete_ms", "done_ms")
@@ -414,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the stack's Redis, for its CPU and command counts (optional)")
     parser.add_argument("--worker-name", default=None,
                         help="part of the worker's command line that picks the stack's worker "
-                             "(make run: tradechat-<port>@); default: every `celery -A config worker` seen")
+                             "(make run: tradechat-<port>@ and tradechat-io-<port>@); "
+                             "default: every `celery -A config worker` seen")
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--mode", choices=("closed", "open"), default="closed")
     parser.add_argument("--messages", type=int, help="closed: per client; open: in total")
@@ -429,8 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     common.raise_fd_limit()
-    worker_hint = args.worker_name or (f"tradechat-{common.http_port(args.url)}@" if args.worker_name is None
-                                       and _has_make_run_worker(args.url) else None)
+    worker_hint = args.worker_name or (make_run_worker_names(common.http_port(args.url))
+                                       if args.worker_name is None and _has_make_run_worker(args.url) else None)
     processes = find_stack(common.http_port(args.url), common.redis_port(args.redis_url), worker_hint)
 
     async def go() -> dict:
@@ -459,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
 def _has_make_run_worker(url: str) -> bool:
     from .procs import worker_pids
 
-    return bool(worker_pids(f"tradechat-{common.http_port(url)}@"))
+    return bool(worker_pids(make_run_worker_names(common.http_port(url))))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 COALESCE_S = 0.05
 
 
+def llm_enabled() -> bool:
+    """Whether answers come from an OpenAI-compatible endpoint (otherwise: grounded in the analysis)."""
+    return settings.LLM_BACKEND == "openai" and bool(settings.LLM_BASE_URL)
+
+
 def _stop_key(conversation_id, user_message_id: int) -> str:
     # The conversation's UUID makes the key unique for good, even where message ids are reused.
     return f"answer-stop:{conversation_id}:{user_message_id}"
@@ -186,7 +191,7 @@ def answer_generate(user_message_id: int) -> None:
     analysis = message_analyse(user.content)
     writer = _DeltaWriter(user, assistant)
     backend, fallback, llm_calls = "grounded", False, 0
-    if settings.LLM_BACKEND == "openai" and settings.LLM_BASE_URL:
+    if llm_enabled():
         backend, llm_calls = "openai", 1
         config = LlmConfig(settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_MODEL,
                            timeout_s=settings.LLM_TIMEOUT_S, max_s=settings.LLM_MAX_S)

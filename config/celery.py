@@ -42,8 +42,13 @@ def _warm_up_classifier(**kwargs) -> None:
     """Build the classifier's indexes once, in the main process, before the pool forks.
 
     The children inherit them (copy-on-write), so no child pays the ~4 s start-up cost, and
-    none risks Celery's start-up timeout for pool processes on a busy machine.
+    none risks Celery's start-up timeout for pool processes on a busy machine. gc.freeze() then moves
+    these long-lived objects out of the collector's view: collections in the children stop touching
+    (and so copying) the inherited pages, and each full collection skips them.
     """
+    import gc
+
     from hscode.analysis.analyse import warm_up
 
     warm_up()
+    gc.freeze()

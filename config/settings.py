@@ -195,15 +195,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "chat"
-CELERY_TASK_ROUTES = {
-    # Work that mostly waits on the network (an LLM stream, a Context7 lookup) goes to "io", served by a
-    # threads-pool worker, so it never holds one of the few CPU (prefork) processes for seconds.
-    "chat.tasks.answer_generate": {"queue": "io"},
-    "hscode.tasks.detail_page_prepare": {"queue": "io"},
-    "hscode.tasks.reprocess_*": {"queue": "bulk"},
-    "chat.tasks.*": {"queue": "chat"},
-    "hscode.tasks.*": {"queue": "chat"},
-}
+CELERY_TASK_ROUTES = (
+    # Work that waits on the network (an LLM stream, a Context7 lookup) goes to "io", served by a threads-pool
+    # worker, so it never holds one of the few CPU (prefork) processes for seconds; see config/task_routes.py.
+    "config.task_routes.route_network_bound",
+    {
+        "hscode.tasks.reprocess_*": {"queue": "bulk"},
+        "chat.tasks.*": {"queue": "chat"},
+        "hscode.tasks.*": {"queue": "chat"},
+    },
+)
 CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["chat", "bulk", "io"])
 # Threads of the "io" worker that `make run` starts (each waits on one network call at a time).
 CELERY_IO_CONCURRENCY = env.int("CELERY_IO_CONCURRENCY", default=16)

@@ -132,14 +132,29 @@ def test_the_command_refuses_to_run_without_a_selection_or_with_a_bad_one(conver
     assert "no message matches" in _command("--all")
 
 
-def test_reprocess_tasks_are_routed_to_the_bulk_queue():
+def _queue(name: str, *args) -> str:
     from config.celery import app
 
-    route = app.amqp.router.route({}, "hscode.tasks.reprocess_message", args=(1, str(uuid.uuid4())))
-    assert route["queue"].name == "bulk"
-    # People's messages never wait behind bulk work: their network-bound step goes to "io", the rest to "chat".
-    assert app.amqp.router.route({}, "hscode.tasks.detail_page_prepare", args=(1,))["queue"].name == "io"
-    assert app.amqp.router.route({}, "hscode.tasks.detail_button_build", args=(1, "HS_CODE"))["queue"].name == "chat"
+    return app.amqp.router.route({}, name, args=args)["queue"].name
+
+
+def test_reprocess_tasks_are_routed_to_the_bulk_queue():
+    assert _queue("hscode.tasks.reprocess_message", 1, str(uuid.uuid4())) == "bulk"
+
+
+def test_people_s_tasks_go_to_io_only_while_they_wait_on_the_network(settings):
+    # People's messages never wait behind bulk work: what waits on the network goes to "io", the rest to "chat".
+    settings.CONTEXT7_LIBRARY_ID = "/wco/hs-nomenclature-2022"
+    settings.LLM_BACKEND, settings.LLM_BASE_URL = "openai", "http://127.0.0.1:9/v1"
+    assert _queue("hscode.tasks.detail_page_prepare", 1) == "io"
+    assert _queue("chat.tasks.answer_generate", 1) == "io"
+    assert _queue("hscode.tasks.detail_button_build", 1, "HS_CODE") == "chat"
+
+    # Context7 off and a grounded answer: the same tasks are pure CPU and run on the prefork processes.
+    settings.CONTEXT7_LIBRARY_ID = settings.CONTEXT7_LIBRARY_NAME = ""
+    settings.LLM_BACKEND = "grounded"
+    assert _queue("hscode.tasks.detail_page_prepare", 1) == "chat"
+    assert _queue("chat.tasks.answer_generate", 1) == "chat"
 
 
 # --- inline runs ------------------------------------------------------------------
