@@ -1,9 +1,10 @@
 """Celery application; configuration is read from Django settings (CELERY_*)."""
 
 import os
+import sys
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import task_postrun, task_prerun, worker_init
 from django.db.utils import InterfaceError, OperationalError
 from kombu import Exchange, Queue
 
@@ -35,6 +36,23 @@ app.conf.beat_schedule = {
     },
 }
 app.autodiscover_tasks()
+
+# Celery's Django fixup closes every database connection before and after each task unless CELERY_DB_REUSE_MAX
+# is set: a new connection per task (profiled: 5 % of the worker's CPU on SQLite; on PostgreSQL a TCP and auth
+# handshake per task). With the largest value it never forces a close; tasks are treated like Django requests
+# instead (below): only a connection that is broken, in an unfinished transaction or older than CONN_MAX_AGE is
+# closed.
+app.conf["CELERY_DB_REUSE_MAX"] = sys.maxsize
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **kwargs) -> None:
+    if task is not None and getattr(task.request, "is_eager", False):
+        return  # an eager task runs inside its caller's transaction (a test, a management command)
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_init.connect

@@ -3,8 +3,7 @@
 "io" is served by a threads-pool worker, so a task that waits seconds on the network never holds one of the few
 prefork (CPU) processes. A task goes there only while it will actually wait on the network: with Context7 off,
 detail-page preparation is pure CPU, and so is the grounded answer without an LLM endpoint. Sent to "io" anyway,
-that CPU work would contend for one interpreter's GIL instead of running on the prefork processes (measured in
-docs/benchmarks.md: 10.3 against 15.3 messages a second).
+that CPU work would contend for one interpreter's GIL instead of running on the prefork processes.
 """
 
 from __future__ import annotations
