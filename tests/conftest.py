@@ -16,6 +16,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, released before it is dropped.
+
+    Threads of this process (database_sync_to_async's pool, the live server's) keep persistent connections
+    (CONN_MAX_AGE) that nothing closes at the end of the run, and PostgreSQL refuses to drop a database that
+    has sessions; they are ended here, so the teardown drops it cleanly.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     from django.conf import settings
 
