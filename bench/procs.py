@@ -28,11 +28,6 @@ def _is_celery_worker(proc: psutil.Process) -> bool:
     return "celery" in " ".join(cmd[:3]) and "worker" in cmd and "config" in cmd
 
 
-def make_run_worker_names(http_port: int) -> tuple[str, ...]:
-    """The node-name prefixes `make run` gives its two workers (prefork "chat,bulk" and threads "io")."""
-    return (f"tradechat-{http_port}@", f"tradechat-io-{http_port}@")
-
-
 def worker_pids(hint: str | tuple[str, ...] | None = None, cwd: str | None = None) -> list[int]:
     """Main processes of Celery workers of this project (`celery -A config worker`), optionally named `hint`
     (a node-name prefix, or several)."""

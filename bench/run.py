@@ -19,9 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+from devtools.stack import worker_node_prefixes
+
 from . import common
 from .floor import measure_floor
-from .procs import StackProcesses, find_stack, make_run_worker_names
+from .procs import StackProcesses, find_stack
 from .ws_load import run_load
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             base_url, redis_url = args.url, os.environ.get("REDIS_URL")
             processes = find_stack(common.http_port(base_url), common.redis_port(redis_url),
-                                   make_run_worker_names(common.http_port(base_url)))
+                                   worker_node_prefixes(common.http_port(base_url)))
             result["stack"] = {"kind": f"external {base_url}", "database": "as configured there"}
         else:
             from .stack import BenchStack

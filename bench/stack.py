@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from devtools.redis_server import ensure_redis_url, free_port
-from devtools.stack import process_group_stop
+from devtools.stack import process_group_stop, worker_commands
 
 from .procs import StackProcesses, listener_pid
 
@@ -66,7 +66,6 @@ class BenchStack:
         self.daphne: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.io_worker: subprocess.Popen | None = None
-        self.node = f"bench-{self.port}@%h"
 
     @property
     def base_url(self) -> str:
@@ -94,18 +93,10 @@ class BenchStack:
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "bench.floor_asgi:application"],
             "daphne.log",
         )
-        self.worker = self._popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "chat,bulk",
-             "-c", str(self.concurrency),
-             "--loglevel", self.log_level, "-n", self.node, "-I", "bench.floor_app"],
-            "worker.log",
-        )
-        self.io_worker = self._popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-Q", "io",
-             "-c", os.environ.get("CELERY_IO_CONCURRENCY") or "16",
-             "--loglevel", self.log_level, "-n", f"bench-io-{self.port}@%h"],
-            "worker-io.log",
-        )
+        cpu, io = worker_commands(self.port, self.concurrency, node="bench", loglevel=self.log_level,
+                                  cpu_extra=["-I", "bench.floor_app"])
+        self.worker = self._popen(cpu, "worker.log")
+        self.io_worker = self._popen(io, "worker-io.log")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             for process, name in ((self.daphne, "daphne"), (self.worker, "worker"), (self.io_worker, "worker-io")):

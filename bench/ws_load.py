@@ -32,8 +32,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from devtools.stack import worker_node_prefixes
+
 from . import common
-from .procs import StackProcesses, find_stack, make_run_worker_names, self_cpu_ms
+from .procs import StackProcesses, find_stack, self_cpu_ms
 
 LATENCIES = ("first_event_ms", "first_button_ms", "button2_ms", "button3_ms", "complete_ms", "first_delta_ms",
              "answer_complete_ms", "done_ms")
@@ -430,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     common.raise_fd_limit()
-    worker_hint = args.worker_name or (make_run_worker_names(common.http_port(args.url))
+    worker_hint = args.worker_name or (worker_node_prefixes(common.http_port(args.url))
                                        if args.worker_name is None and _has_make_run_worker(args.url) else None)
     processes = find_stack(common.http_port(args.url), common.redis_port(args.redis_url), worker_hint)
 
@@ -460,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
 def _has_make_run_worker(url: str) -> bool:
     from .procs import worker_pids
 
-    return bool(worker_pids(make_run_worker_names(common.http_port(url))))
+    return bool(worker_pids(worker_node_prefixes(common.http_port(url))))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from devtools.redis_server import ensure_redis_url
@@ -51,6 +52,23 @@ def _raise_stop(signum, frame):
     raise _Stop
 
 
+def worker_node_prefixes(port: int, node: str = "tradechat") -> tuple[str, str]:
+    """The node names (up to the host) of the two workers that `worker_commands` starts."""
+    return f"{node}-{port}@", f"{node}-io-{port}@"
+
+
+def worker_commands(port: int, concurrency: int, *, node: str = "tradechat", loglevel: str = "INFO",
+                    cpu_extra: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """The stack's two Celery workers: prefork processes for the CPU queues ("chat", "bulk") and a threads pool
+    for "io" (tasks waiting on the network; config/task_routes.py)."""
+    cpu_node, io_node = worker_node_prefixes(port, node)
+    celery = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", loglevel]
+    cpu = [*celery, "-Q", "chat,bulk", "-c", str(concurrency), "-n", f"{cpu_node}%h", *cpu_extra]
+    io = [*celery, "-P", "threads", "-Q", "io", "-c", os.environ.get("CELERY_IO_CONCURRENCY") or "16",
+          "-n", f"{io_node}%h"]
+    return cpu, io
+
+
 def run(host: str, port: int, concurrency: int) -> int:
     redis_url, embedded = ensure_redis_url()
     env = dict(os.environ, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
@@ -66,26 +84,9 @@ def run(host: str, port: int, concurrency: int) -> int:
                 cwd=ROOT, env=env, start_new_session=True,
             )
         )
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "config", "worker",
-                    "-Q", "chat,bulk", "-c", str(concurrency), "--loglevel", "INFO", "-n", f"tradechat-{port}@%h",
-                    "-B", "--schedule", str(ROOT / "var" / "celerybeat-schedule"),
-                ],
-                cwd=ROOT, env=env, start_new_session=True,
-            )
-        )
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",
-                    "-c", os.environ.get("CELERY_IO_CONCURRENCY") or "16", "-Q", "io", "--loglevel", "INFO",
-                    "-n", f"tradechat-io-{port}@%h",
-                ],
-                cwd=ROOT, env=env, start_new_session=True,
-            )
-        )
+        beat = ["-B", "--schedule", str(ROOT / "var" / "celerybeat-schedule")]
+        for command in worker_commands(port, concurrency, cpu_extra=beat):
+            children.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
         where = "embedded" if embedded else "external"
         print(f"\n  Trade chat: http://{host}:{port}/   (Redis {where}: {redis_url}; Ctrl-C stops everything)\n",
               flush=True)
