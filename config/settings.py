@@ -92,6 +92,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so the live daphne and Celery processes of the tests share it;
     # one per test run, so concurrent runs never flush each other's data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    # var/ is ignored by git: a fresh clone has no folder for the database files until one is made here.
+    for _sqlite_file in (DATABASES["default"]["NAME"], DATABASES["default"]["TEST"]["NAME"]):
+        if _sqlite_file and _sqlite_file != ":memory:" and not str(_sqlite_file).startswith("file:"):
+            Path(_sqlite_file).parent.mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
