@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from kcs.hsk_file import read_hsk_table
 from kcs.tariff_file import read_tariff_file
@@ -21,6 +22,7 @@ from .models import HskEdition, HskGroup, HskLine, TariffImport, TariffRate
 
 Progress = Callable[[int], object]
 BATCH = 2000
+PERIODS_PER_QUERY = 100
 
 
 def _checksum(path: Path) -> str:
@@ -96,7 +98,8 @@ class TariffImportResult:
 
 
 def tariff_rates_import(path: str | Path, *, progress: Progress | None = None) -> TariffImportResult:
-    """Load a 관세율표 file; its rows replace every stored rate whose period overlaps the periods it covers.
+    """Load a 관세율표 file; its rows replace every stored rate whose validity overlaps one of the file's periods
+    (a yearly file replaces that year; a file with only last year's and a revision's periods leaves the rest).
 
     Raises kcs.KcsFileError (nothing loaded).
     """
@@ -107,8 +110,14 @@ def tariff_rates_import(path: str | Path, *, progress: Progress | None = None) -
     covers_from = min(rate.valid_from for rate in rates)
     covers_to = max(rate.valid_to for rate in rates)
     codes = {rate.code for rate in rates}
+    periods = sorted({(rate.valid_from, rate.valid_to) for rate in rates})
     with transaction.atomic():
-        replaced, _ = TariffRate.objects.filter(valid_from__lte=covers_to, valid_to__gte=covers_from).delete()
+        replaced = 0
+        for start in range(0, len(periods), PERIODS_PER_QUERY):
+            overlapping = Q()
+            for valid_from, valid_to in periods[start : start + PERIODS_PER_QUERY]:
+                overlapping |= Q(valid_from__lte=valid_to, valid_to__gte=valid_from)
+            replaced += TariffRate.objects.filter(overlapping).delete()[0]
         source = TariffImport.objects.create(
             source_file=path.name, checksum=checksum, rate_count=len(rates), code_count=len(codes),
             covers_from=covers_from, covers_to=covers_to, replaced_count=replaced,

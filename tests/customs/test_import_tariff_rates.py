@@ -72,3 +72,19 @@ def test_malformed_rate_file_loads_nothing_and_names_its_bad_lines(tmp_path):
 def test_without_a_rate_file_the_rates_say_nothing_is_loaded():
     info = tariff_rates(["8517130000"])
     assert info.loaded is False and info.by_code == {}
+
+
+def test_reimport_leaves_rates_of_periods_the_file_does_not_cover(tmp_path):
+    call_command("import_tariff_rates", str(write_tariff_csv(tmp_path / "a.csv", [
+        tariff_row("8517130000", "A", "8", "20190101", "20191231"),
+        tariff_row("8517130000", "A", "8", "20240101", "20241231"),
+        tariff_row("8517130000", "A", "8", "20260101", "20261231"),
+    ])), "--no-progress")
+
+    call_command("import_tariff_rates", str(write_tariff_csv(tmp_path / "b.csv", [
+        tariff_row("8517130000", "A", "7", "20190101", "20191231"),
+        tariff_row("8517130000", "A", "6", "20260101", "20261231"),
+    ])), "--no-progress")
+
+    rows = list(TariffRate.objects.order_by("valid_from").values_list("valid_from__year", "rate"))
+    assert rows == [(2019, Decimal("7")), (2024, Decimal("8")), (2026, Decimal("6"))]
