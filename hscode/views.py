@@ -27,6 +27,7 @@ from .regulations import regulation_findings, regulation_summary
 from .selectors_pages import jurisdiction_covers, normalize_country, recent_questions_for_code
 
 _MAX_RAW = 40
+HSK_NAMES_SHOWN = 4
 _SHORT_CODE = re.compile(r"^\s*(\d{2}|\d{4})\s*$")
 
 
@@ -199,6 +200,16 @@ def _hsk_context(mention: CodeMention, level: int) -> dict:
     }
 
 
+def _hsk_names(mention: CodeMention) -> str:
+    """The Korean names of the code's HSK lines ("삼겹살 · 기타(삼겹살 외)"), for the pages' titles."""
+    if mention.level != 6:
+        return ""
+    prefix = mention.full_digits if len(mention.national) == 4 else mention.code
+    lines = hsk_lines(prefix, limit=HSK_NAMES_SHOWN + 1)
+    names = " · ".join(line.display(get_language() or "ko") for line in lines[:HSK_NAMES_SHOWN])
+    return names + (" …" if len(lines) > HSK_NAMES_SHOWN else "")
+
+
 def _standard_name(standard) -> str:
     return standard.name_en if _english() else standard.name_ko
 
@@ -229,6 +240,8 @@ def regulation(request: HttpRequest) -> HttpResponse:
     context = {
         "mention": mention,
         "entry": nomenclature.get(mention.code),
+        "hsk_names": _hsk_names(mention),
+        "english": english,
         "country": country,
         "country_unrecognised": not country_ok,
         "country_raw": (request.GET.get("country") or "")[:8],
@@ -256,6 +269,8 @@ def statistics(request: HttpRequest) -> HttpResponse:
     context = {
         "mention": mention,
         "entry": get_nomenclature().get(mention.code),
+        "hsk_names": _hsk_names(mention),
+        "english": _english(),
         "period": period,
         "period_unrecognised": not period_ok,
         "period_raw": (request.GET.get("period") or "")[:16],

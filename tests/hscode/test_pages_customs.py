@@ -98,3 +98,13 @@ def test_a_code_dropped_by_a_newer_edition_says_so(tmp_path):
     assert status == 404
     assert "2025년판 관세청 HS부호표에는 있었으나 최신 2026년판에서 삭제되었습니다" in body
     assert "0203.29-1000 — 삼겹살" in body
+
+
+def test_regulation_and_statistics_pages_name_the_code_in_korean():
+    for url in ("/regulation?hscode=0203.29&country=ALL", "/statistics?hscode=8517.13"):
+        status, body = _page(url)
+        assert status == 200
+        assert ("삼겹살 · 기타(삼겹살 외)" if "0203" in url else "스마트폰") in body
+        assert "한글 품목명 출처: 관세청 HS부호표" in body
+    status, body = _page("/regulation?hscode=0203.29&country=ALL", "en")
+    assert "삼겹살" not in body and "Meat; of swine" in body
