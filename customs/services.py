@@ -44,6 +44,11 @@ class HskImportResult:
     groups: int
     skipped: bool  # the same file was already loaded for this edition
 
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"HSK {self.edition}: already loaded ({self.lines} lines)"
+        return f"HSK {self.edition}: loaded {self.lines} lines and {self.groups} group rows"
+
 
 def hsk_import(path: str | Path, *, progress: Progress | None = None, force: bool = False) -> HskImportResult:
     """Load a 관세청_HS부호 file as its edition, replacing an earlier load of the same edition.
