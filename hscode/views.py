@@ -17,7 +17,15 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from customs.selectors import HskCheck, current_edition, hsk_check, hsk_lines, tariff_lookup_url, tariff_rates
+from customs.selectors import (
+    HskCheck,
+    current_edition,
+    hsk_check,
+    hsk_lines,
+    hsk_names_by_hs6,
+    tariff_lookup_url,
+    tariff_rates,
+)
 from trade.charts import bar_chart
 from trade.selectors import parse_period, statistics_availability, statistics_report
 
@@ -144,6 +152,9 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
         siblings = [nomenclature.get(c) for c in section.chapters if c != entry.code]
     else:
         siblings = nomenclature.siblings(mention.code)
+    children = nomenclature.children(mention.code)
+    # Korean mode: subheadings in the lists are named by their HSK lines (the HS 2022 text stays beside them).
+    korean_names = {} if _english() else hsk_names_by_hs6([e.code for e in [*siblings, *children]], "ko")
     standards = [
         {"finding": f, "via": nomenclature.get(f.via_code), "name": _standard_name(f.standard)}
         for f in regulation_findings(mention.code)
@@ -156,8 +167,8 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
         "ancestors": nomenclature.ancestors(mention.code),
         "section": section,
         "parent": nomenclature.get(entry.parent) if entry.parent else None,
-        "siblings": siblings,
-        "children": nomenclature.children(mention.code),
+        "siblings": [{"entry": e, "name_ko": korean_names.get(e.code, "")} for e in siblings],
+        "children": [{"entry": e, "name_ko": korean_names.get(e.code, "")} for e in children],
         "standards": standards,
         "statistics": statistics_availability(_statistics_code(mention)),
         "show_questions": request.user.is_active and request.user.is_staff,

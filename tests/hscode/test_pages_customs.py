@@ -108,3 +108,12 @@ def test_regulation_and_statistics_pages_name_the_code_in_korean():
         assert "한글 품목명 출처: 관세청 HS부호표" in body
     status, body = _page("/regulation?hscode=0203.29&country=ALL", "en")
     assert "삼겹살" not in body and "Meat; of swine" in body
+
+
+def test_sibling_and_child_subheadings_are_named_in_korean_beside_the_hs_text():
+    status, body = _page("/detail/hscode/8517.14/")
+    assert status == 200 and "8517.13 — 스마트폰 Telephone sets; smartphones" in body
+    status, body = _page("/detail/hscode/0203/")
+    assert "0203.29 — 삼겹살 · 기타(삼겹살 외)" in body
+    status, body = _page("/detail/hscode/8517.14/", "en")
+    assert "8517.13 — Telephone sets; smartphones" in body and "스마트폰" not in body
