@@ -48,22 +48,12 @@ def shipped_data_ensure() -> None:
     call_command("load_shipped_data", "--no-progress", verbosity=0)
 
 
-_DB_FIXTURES = {"db", "transactional_db", "live", "chat_client", "make_chat_client"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def shipped_data_per_module(request):
-    """Each module that uses the database starts with the shipped data, as a fresh `make run` has it.
-
-    Module-scoped so that it runs before (outside) the test's transaction; costs one query when the data is in
-    place, and reloads it after an earlier module's transactional tests flushed it.
-    """
-    items = [item for item in request.session.items if getattr(item, "module", None) is request.module]
-    if not any(item.get_closest_marker("django_db") or _DB_FIXTURES & set(item.fixturenames) for item in items):
-        return
-    request.getfixturevalue("django_db_setup")
-    blocker = request.getfixturevalue("django_db_blocker")
-    with blocker.unblock():
+@pytest.fixture(scope="module")
+def shipped_data(django_db_setup, django_db_blocker):
+    """For modules that read the shipped data (`pytestmark = pytest.mark.usefixtures("shipped_data")`): reload it
+    if an earlier module's transactional tests flushed it. Module-scoped, so that it runs before (outside) each
+    test's transaction; one query when the data is in place."""
+    with django_db_blocker.unblock():
         shipped_data_ensure()
 
 

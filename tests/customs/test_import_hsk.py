@@ -9,7 +9,7 @@ from customs.models import HskEdition, HskLine
 from customs.selectors import current_edition, hsk_check, hsk_lines
 from tests.support.kcs_files import SAMPLE_HSK_ROWS, hsk_row, write_hsk_csv, write_hsk_xlsx
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 def _edition_2026(rows):

@@ -18,7 +18,7 @@ from tests.support.kcs_files import (
     write_tariff_xlsx,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 def test_xlsx_import_stores_rates_per_code_and_type_with_period_and_source(tmp_path, capsys):

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from customs.models import HskEdition, HskLine
 from customs.selectors import hsk_lines
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 def test_the_shipped_table_is_loaded_at_session_start_and_a_second_run_changes_nothing(capsys):

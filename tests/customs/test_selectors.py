@@ -6,7 +6,7 @@ import pytest
 
 from customs.selectors import dotted_hsk, hsk_lines
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 def test_a_bare_other_line_is_named_by_what_it_is_other_than():

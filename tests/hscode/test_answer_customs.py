@@ -10,7 +10,7 @@ from hscode.answer import grounded_answer
 from hscode.services import message_analyse
 from tests.support.kcs_files import hsk_row, write_hsk_csv
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 def _answer(text: str) -> str:

@@ -10,7 +10,7 @@ from django.test import Client
 
 from tests.support.kcs_files import hsk_row, sample_tariff_rows, write_hsk_csv, write_tariff_xlsx
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 def _text(html: str) -> str:
