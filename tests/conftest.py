@@ -22,7 +22,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     Threads of this process (database_sync_to_async's pool, the live server's) keep persistent connections
     (CONN_MAX_AGE) that nothing closes at the end of the run, and PostgreSQL refuses to drop a database that
     has sessions; they are ended here, so the teardown drops it cleanly.
+
+    The data the product ships (HSK table) is loaded into it first, as `make run` does.
     """
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("load_shipped_data", "--no-progress", verbosity=0)
     yield
     from django.db import connection
 
@@ -33,6 +39,28 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+def shipped_data_ensure() -> None:
+    """Load the shipped data unless it is there (a transactional test's flush empties every table)."""
+    from django.core.management import call_command
+
+    call_command("load_shipped_data", "--no-progress", verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def shipped_data(django_db_setup, django_db_blocker):
+    """For modules that read the shipped data (`pytestmark = pytest.mark.usefixtures("shipped_data")`): reload it
+    if an earlier module's transactional tests flushed it. Module-scoped, so that it runs before (outside) each
+    test's transaction; one query when the data is in place."""
+    with django_db_blocker.unblock():
+        shipped_data_ensure()
+
+
+@pytest.fixture
+def hsk_table(transactional_db):
+    """The shipped HSK table, committed, inside a transactional test (live stacks read it from their process)."""
+    shipped_data_ensure()
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def _processes_gone(text: str, timeout: float = 30.0) -> list[str]:
     return left
 
 
-def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
+def test_run_serves_the_page_with_the_shipped_data_and_ctrl_c_leaves_no_process_behind(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(port), CELERY_WORKER_CONCURRENCY="1")
@@ -50,6 +50,9 @@ def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
         else:
             pytest.fail("the stack did not become healthy")
         assert "보내기" in httpx.get(f"http://127.0.0.1:{port}/").text
+        # The shipped 관세청 HSK table is loaded on first start, without any manual step.
+        assert "스마트폰" in httpx.get(f"http://127.0.0.1:{port}/detail/hscode/8517.13/").text
+        assert "삼겹살" in httpx.get(f"http://127.0.0.1:{port}/detail/hscode/0203.29/").text
         stack.send_signal(signal.SIGINT)  # what Ctrl-C sends
         stack.wait(timeout=60)
     finally:
