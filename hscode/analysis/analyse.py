@@ -46,6 +46,8 @@ DETAIL_KINDS = ("material", "use", "processing", "form", "product")
 # How strongly a case vote can override retrieval: weight = CASE_WEIGHT * best neighbour similarity.
 CASE_WEIGHT = 0.9
 CASE_MIN_SIMILARITY = 0.35
+# Weight of the hint a bare, uncued digit run adds (against 1.0 for a lexicon product term).
+UNCUED_CODE_HINT = 0.25
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,10 @@ def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
     prefix = explicit.code if explicit is not None and explicit.level < 6 else ""
     if prefix:
         query.add_hints((prefix,), 2.0)  # the person named the heading or chapter
+    for mention in mentions:
+        if not mention.cued and mention.valid:
+            # a bare number inside a description may be a code or a model number: a weak hint only
+            query.add_hints((mention.code,), UNCUED_CODE_HINT)
     ranking = get_index().rank(query, k=40 if prefix else 8, diverse=not prefix)
     ranked = [r for r in ranking.items if r.code.startswith(prefix)][:8]
     confidences = candidate_confidences(ranking, query, language) if ranked else []
@@ -261,7 +267,7 @@ def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
     needs = () if chosen is not None else _needs_detail(query, candidates, product_name)
 
     has_product = bool(product_name) or bool(query.weights)
-    intent = detect_intent(text, has_product=has_product, has_code=bool(mentions))
+    intent = detect_intent(text, has_product=has_product, has_code=any(m.cued for m in mentions))
     return TextAnalysis(
         text=text,
         language=language,
@@ -276,7 +282,7 @@ def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
 
 
 def _explicit(mentions: tuple[CodeMention, ...]) -> CodeMention | None:
-    valid = [m for m in mentions if m.valid]
+    valid = [m for m in mentions if m.valid and m.cued]
     for level in (6, 4, 2):
         for mention in valid:
             if mention.level == level:
