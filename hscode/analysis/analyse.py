@@ -21,14 +21,15 @@ import re
 import threading
 from dataclasses import dataclass
 
-from .calibration import CONFIDENCE_THRESHOLD, candidate_confidences
-from .cases import CaseIndex
-from .classifier import KoreanAnalyzer, Query, Ranking, english_query, get_index, get_korean
+from .calibration import CONFIDENCE_THRESHOLD, calibrate, candidate_confidences
+from .cases import CaseIndex, CaseRef
+from .classifier import Query, Ranking, get_index, get_korean
+from .features import build_query
 from .intent import IntentResult, detect_intent
 from .lexicon import load_lexicon
 from .nomenclature import get_nomenclature
 from .notation import CodeMention, extract_codes
-from .text import clean, detect_language, en_tokens, for_analysis, words
+from .text import clean, detect_language, for_analysis, words
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 DETAIL_KINDS = ("material", "use", "processing", "form", "product")
 # How strongly a case vote can override retrieval: weight = CASE_WEIGHT * best neighbour similarity.
-CASE_WEIGHT = 0.9
+CASE_WEIGHT = 1.0
 CASE_MIN_SIMILARITY = 0.35
 # Weight of the hint a bare, uncued digit run adds (against 1.0 for a lexicon product term).
 UNCUED_CODE_HINT = 0.25
@@ -83,6 +84,10 @@ class TextAnalysis:
     needs_detail: tuple[str, ...]
     intent: IntentResult
     product_name: str
+    # the decisions the case vote leaned on for the first candidate (most similar first)
+    similar_cases: tuple[CaseRef, ...] = ()
+    # what the top confidence was computed from (for calibration and evaluation)
+    calibration_features: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -93,36 +98,11 @@ class TextAnalysis:
             "chosen": self.chosen.to_dict() if self.chosen else None,
             "needs_detail": list(self.needs_detail),
             "intent_detection": self.intent.to_dict(),
+            "similar_cases": [c.to_dict() for c in self.similar_cases],
         }
 
 
-# --- features shared with the case index ----------------------------------------------
-
-
 _warm_lock = threading.Lock()
-
-
-def build_query(text: str, language: str) -> tuple[Query, list[tuple[str, str, int, int]]]:
-    """The retrieval query for `text` and, for Korean, its morphemes."""
-    if language == "ko":
-        korean = get_korean()
-        morphs = korean.morphemes(text)
-        return korean.query(text, morphs), morphs
-    return english_query(text, load_lexicon("en")), []
-
-
-def features(text: str) -> frozenset[str]:
-    """Token set used by CaseIndex: query tokens plus raw Korean content morphemes."""
-    text = for_analysis(text)
-    language = detect_language(text)
-    query, morphs = build_query(text, language)
-    tokens = set(query.weights)
-    for form, tag, _start, _len in morphs:
-        if tag in KoreanAnalyzer.NOUN_TAGS or tag in ("VV", "VA"):
-            tokens.add("ko:" + form.lower())
-    if language == "en":
-        tokens.update(en_tokens(text))
-    return frozenset(t for t in tokens if t)
 
 
 # --- product phrase -------------------------------------------------------------------
@@ -246,8 +226,29 @@ def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
             )
         )
 
+    retrieval_top = candidates[0].confidence if candidates else 0.0
+    similar: tuple[CaseRef, ...] = ()
+    strength = share = 0.0
     if cases is not None and len(cases) and query_text.strip():
-        candidates = _merge_cases(candidates, cases.vote(query_text), prefix)
+        votes = cases.vote(query_text)
+        candidates, strength = _merge_cases(candidates, votes, prefix)
+        if candidates:
+            top_vote = next((v for v in votes if v.code == candidates[0].code), None)
+            if top_vote is not None and strength > 0:
+                similar = top_vote.cases
+                share = top_vote.score
+    if candidates and candidates[0].source in ("cases", "lexical"):
+        top = candidates[0]
+        calibrated = calibrate(top.confidence, language, top.source)
+        candidates = [Candidate(top.code, top.description, calibrated, top.source, top.evidence)] + [
+            Candidate(c.code, c.description, min(c.confidence, calibrated), c.source, c.evidence)
+            for c in candidates[1:]
+        ]
+    calibration_features = (
+        ("retrieval", round(retrieval_top, 4)),
+        ("case_strength", round(strength, 4)),
+        ("case_share", round(share, 4)),
+    )
 
     if explicit is not None and explicit.level == 6:
         entry = nomenclature.get(explicit.code)
@@ -278,6 +279,8 @@ def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
         needs_detail=needs,
         intent=intent,
         product_name=product_name,
+        similar_cases=similar if candidates and candidates[0].source != "explicit" else (),
+        calibration_features=calibration_features,
     )
 
 
@@ -304,11 +307,11 @@ def _without_codes(text: str, mentions: tuple[CodeMention, ...]) -> str:
     return "".join(parts)
 
 
-def _merge_cases(candidates: list[Candidate], votes, prefix: str) -> list[Candidate]:
-    """Blend retrieval confidences with the nearest-neighbour vote of labelled cases."""
+def _merge_cases(candidates: list[Candidate], votes, prefix: str) -> tuple[list[Candidate], float]:
+    """Blend retrieval confidences with the nearest-neighbour vote of labelled cases; also the vote's strength."""
     votes = [v for v in votes if v.code.startswith(prefix) and v.similarity >= CASE_MIN_SIMILARITY]
     if not votes:
-        return candidates
+        return candidates, 0.0
     nomenclature = get_nomenclature()
     strength = CASE_WEIGHT * max(v.similarity for v in votes)
     by_code: dict[str, Candidate] = {c.code: c for c in candidates}
@@ -330,7 +333,7 @@ def _merge_cases(candidates: list[Candidate], votes, prefix: str) -> list[Candid
         description = by_code[code].description if code in by_code else (entry.description if entry else "")
         out.append(Candidate(code, description, round(min(1.0, conf), 3), source, evidence))
     out.sort(key=lambda c: (-c.confidence, c.code))
-    return out
+    return out, strength
 
 
 def _needs_detail(query: Query, candidates: list[Candidate], product_name: str) -> tuple[str, ...]:

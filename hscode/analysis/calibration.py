@@ -21,6 +21,7 @@ so that the five confidences sum to about the measured top-5 accuracy.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from .classifier import Query, Ranking
@@ -107,3 +108,22 @@ def candidate_confidences(ranking: Ranking, query: Query, language: str) -> list
         ratio = max(0.0, min(1.0, item.score / s1))
         out.append(conf1 * ratio**RANK_DECAY_POWER * (1.0 - conf1 if conf1 > 0.5 else 1.0))
     return [max(0.0, min(1.0, c)) for c in out]
+
+
+# Reliability maps per (language, source of evidence): (raw confidence, calibrated) knots, fitted by
+# isotonic regression on out-of-fold predictions (devtools: `evaluate_classifier --fit-calibration`).
+# Empty map: the raw confidence stands.
+CALIBRATION_MAPS: dict[tuple[str, str], tuple[tuple[float, float], ...]] = {}
+
+
+def calibrate(raw: float, language: str, source: str) -> float:
+    """The calibrated confidence of a top candidate whose raw confidence is `raw`."""
+    knots = CALIBRATION_MAPS.get((language, source))
+    if not knots:
+        return raw
+    if raw <= knots[0][0]:
+        return knots[0][1]
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
+        if raw <= x1:
+            return y0 + (y1 - y0) * ((raw - x0) / (x1 - x0) if x1 > x0 else 1.0)
+    return knots[-1][1]

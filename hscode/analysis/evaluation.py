@@ -1,14 +1,23 @@
-"""Evaluate analyse_text on labelled JSONL ({"text", "hs6", "lang"?} per line). Plain Python."""
+"""Evaluate analyse_text on labelled JSONL ({"text", "hs6", "lang"?} per line). Plain Python.
+
+Guards against measuring memory: `leaked_rows` finds evaluation rows whose text
+is already in the case index (the command refuses to score them), and
+`evaluate_kfold` scores each fold of a case file with an index built from the
+other folds only.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterable
 
 from .analyse import CONFIDENCE_THRESHOLD, analyse_text, warm_up
-from .cases import CaseIndex
+from .cases import Case, CaseIndex
 from .text import detect_language
+
+EVIDENCE_SOURCES = ("explicit", "cases", "lexical")
 
 BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
 
@@ -30,8 +39,26 @@ def read_jsonl(path: str) -> list[dict]:
     return rows
 
 
-def case_index_from_rows(rows: Iterable[dict]) -> CaseIndex:
-    return CaseIndex((str(r["text"]), str(r["hs6"])) for r in rows)
+def case_from_row(row: dict, source: str = "import") -> Case:
+    return Case(
+        text=str(row["text"]),
+        hs6=str(row["hs6"]),
+        source=str(row.get("case_source") or source),
+        reference_id=str(row.get("reference_id") or ""),
+        decision_date=str(row.get("decision_date") or ""),
+        hsk10=str(row.get("hsk10") or ""),
+    )
+
+
+def case_index_from_rows(rows: Iterable[dict], source: str = "import") -> CaseIndex:
+    return CaseIndex(case_from_row(r, source) for r in rows)
+
+
+def leaked_rows(rows: list[dict], cases: CaseIndex | None) -> list[int]:
+    """Line numbers (1-based) of rows whose text is in the case index."""
+    if cases is None:
+        return []
+    return [i for i, row in enumerate(rows, start=1) if cases.contains(str(row["text"]))]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -92,8 +119,51 @@ def _summary(records: list[dict]) -> dict:
 
 
 def evaluate(rows: list[dict], cases: CaseIndex | None = None) -> dict:
-    """Accuracy, calibration and latency, overall and per language."""
+    """Accuracy, calibration and latency, overall, per language and per source of the top candidate's evidence."""
     warm_up()
+    return summarise(score_rows(rows, cases))
+
+
+def summarise(records: list[dict]) -> dict:
+    result = _summary(records)
+    result["by_lang"] = {lang: _summary([r for r in records if r["lang"] == lang]) for lang in ("en", "ko")}
+    result["by_evidence"] = {
+        source: _summary([r for r in records if r["evidence"] == source]) for source in EVIDENCE_SOURCES
+    }
+    return result
+
+
+def kfold_splits(n: int, k: int, seed: int = 15) -> list[list[int]]:
+    """k disjoint folds of range(n), shuffled with a fixed seed."""
+    if k < 2 or k > n:
+        raise ValueError(f"k-fold needs 2 <= k <= number of rows ({n}); got {k}")
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return [sorted(order[i::k]) for i in range(k)]
+
+
+def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "kcs_names", limit_per_fold: int | None = None,
+                   progress=None) -> dict:
+    """Score each fold with a case index built from the other folds only (the vote never sees its test row)."""
+    warm_up()
+    records: list[dict] = []
+    for number, fold in enumerate(kfold_splits(len(rows), k), start=1):
+        held = set(fold)
+        index = CaseIndex(case_from_row(rows[i], source) for i in range(len(rows)) if i not in held)
+        test = [rows[i] for i in fold][:limit_per_fold]
+        fold_records = score_rows(test, index)
+        for record in fold_records:
+            record["fold"] = number
+        records.extend(fold_records)
+        if progress is not None:
+            progress(number, k, len(index), len(test))
+    result = summarise(records)
+    result["folds"] = k
+    result["records"] = records
+    return result
+
+
+def score_rows(rows: list[dict], cases: CaseIndex | None) -> list[dict]:
     records = []
     for row in rows:
         text = str(row["text"])
@@ -115,16 +185,17 @@ def evaluate(rows: list[dict], cases: CaseIndex | None = None) -> dict:
                 "top5_6": gold in codes[:5],
                 "top1_4": bool(top and top[:4] == gold[:4]),
                 "top1_2": bool(top and top[:2] == gold[:2]),
+                "evidence": analysis.candidates[0].source if codes else "lexical",
+                "features": dict(analysis.calibration_features),
             }
         )
-    result = _summary(records)
-    result["by_lang"] = {lang: _summary([r for r in records if r["lang"] == lang]) for lang in ("en", "ko")}
-    return result
+    return records
 
 
 def format_report(result: dict) -> str:
     lines = []
     groups = [("all", result)] + [(lang, result["by_lang"][lang]) for lang in ("en", "ko")]
+    groups += [(f"evidence={source}", result["by_evidence"][source]) for source in EVIDENCE_SOURCES]
     for name, s in groups:
         if not s["n"]:
             continue
@@ -155,5 +226,9 @@ def json_line(result: dict) -> str:
     out["by_lang"] = {
         lang: {**{k: s[k] for k in keys}, "p50_ms": s["p50_ms"], "conf_ge_0_8": s["conf_ge_0_8"]}
         for lang, s in result["by_lang"].items()
+    }
+    out["by_evidence"] = {
+        source: {"n": s["n"], "top1_6": s["top1_6"], "conf_ge_0_8": s["conf_ge_0_8"]}
+        for source, s in result.get("by_evidence", {}).items()
     }
     return json.dumps(out, ensure_ascii=False, sort_keys=False)
