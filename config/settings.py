@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "channels",
     "hscode",
     "trade",
+    "customs",
     "chat",
 ]
 
@@ -331,3 +332,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 # Key rotation: the previous SECRET_KEY(s) still validate sessions and signatures (docs/operations.md).
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+# --- Korea Customs Service data (customs/, kcs/; README "Korea Customs data") ---
+# The HSK code table `manage.py load_shipped_data` loads on first start (출처: 관세청, 공공누리 제1유형)
+KCS_HSK_FILE = env.path("KCS_HSK_FILE", default=BASE_DIR / "data" / "kcs" / "hsk_2025_kcs.csv")
+# Where the HS page sends a person to check rates when no 관세율표 file is loaded; "{code}" becomes the HSK code
+KCS_TARIFF_LOOKUP_URL = env.str("KCS_TARIFF_LOOKUP_URL", default="https://unipass.customs.go.kr/clip/index.do")

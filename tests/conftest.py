@@ -22,7 +22,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     Threads of this process (database_sync_to_async's pool, the live server's) keep persistent connections
     (CONN_MAX_AGE) that nothing closes at the end of the run, and PostgreSQL refuses to drop a database that
     has sessions; they are ended here, so the teardown drops it cleanly.
+
+    The data the product ships (HSK table) is loaded into it first, as `make run` does.
     """
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("load_shipped_data", "--no-progress", verbosity=0)
     yield
     from django.db import connection
 
