@@ -6,7 +6,7 @@ import threading
 
 from django.db.models import Count, Max
 
-from hscode.analysis.cases import CaseIndex
+from hscode.analysis.cases import Case, CaseIndex
 
 from .models import ClassificationCase
 
@@ -33,8 +33,13 @@ def case_index_get() -> CaseIndex | None:
         return _cached["index"]  # type: ignore[return-value]
     with _lock:
         if _cached["key"] != key:
-            pairs = list(ClassificationCase.objects.order_by("id").values_list("text", "hs6"))
-            _cached["index"] = CaseIndex(pairs)
+            rows = ClassificationCase.objects.order_by("id").values_list(
+                "text", "hs6", "source", "reference_id", "decision_date", "hsk10"
+            )
+            _cached["index"] = CaseIndex(
+                Case(text, hs6, source, reference_id, decision_date.isoformat() if decision_date else "", hsk10)
+                for text, hs6, source, reference_id, decision_date, hsk10 in rows.iterator(chunk_size=2000)
+            )
             _cached["key"] = key
     return _cached["index"]  # type: ignore[return-value]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ SOURCE_WEIGHTS = {"review": 4.0, "kcs_ruling": 1.5, "kcs_names": 1.0, "import": 
 _WORD_RE = re.compile(r"[a-z0-9]+|[가-힣]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     """One labelled decision."""
 
@@ -103,27 +104,51 @@ def char_ngrams(text: str) -> dict[str, float]:
 
 
 class _InvertedIndex:
-    """L2-normalised tf-idf vectors in per-feature posting arrays; cosine with a query over all documents."""
+    """L2-normalised tf-idf vectors in per-feature posting arrays; cosine with a query over all documents.
 
-    def __init__(self, docs: list[dict[str, float]]):
-        n = len(docs)
-        df: dict[str, int] = {}
-        for doc in docs:
-            for feature in doc:
-                df[feature] = df.get(feature, 0) + 1
-        self.vocab = {f: i for i, f in enumerate(df)}
-        self.idf = np.array([math.log(1 + n / df[f]) for f in self.vocab], dtype=np.float32)
-        self.n_docs = n
-        postings: list[list[tuple[int, float]]] = [[] for _ in self.vocab]
-        for d, doc in enumerate(docs):
-            weighted = [(self.vocab[f], w * float(self.idf[self.vocab[f]])) for f, w in doc.items()]
-            norm = math.sqrt(sum(w * w for _, w in weighted)) or 1.0
-            for fid, w in weighted:
-                postings[fid].append((d, w / norm))
-        sizes = np.array([len(p) for p in postings], dtype=np.int64)
-        self.indptr = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-        self.doc_ids = np.fromiter((d for p in postings for d, _ in p), dtype=np.int32, count=int(sizes.sum()))
-        self.values = np.fromiter((w for p in postings for _, w in p), dtype=np.float32, count=int(sizes.sum()))
+    Documents are added one by one into flat arrays (no per-document Python objects are kept), then
+    finish() turns them into postings: the index of 35,000 cases holds about 13 MB of arrays.
+    """
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._fids = array("i")
+        self._tfs = array("f")
+        self._ptr = array("q", [0])
+        self.n_docs = 0
+        self.idf = np.zeros(0, dtype=np.float32)
+        self.indptr = np.zeros(1, dtype=np.int64)
+        self.doc_ids = np.zeros(0, dtype=np.int32)
+        self.values = np.zeros(0, dtype=np.float32)
+
+    def add(self, doc: dict[str, float]) -> None:
+        vocab = self.vocab
+        for feature, tf in doc.items():
+            fid = vocab.get(feature)
+            if fid is None:
+                fid = vocab[feature] = len(vocab)
+            self._fids.append(fid)
+            self._tfs.append(tf)
+        self._ptr.append(len(self._fids))
+        self.n_docs += 1
+
+    def finish(self) -> None:
+        n, n_features = self.n_docs, len(self.vocab)
+        fids = np.frombuffer(self._fids, dtype=np.int32).astype(np.int64)
+        tfs = np.frombuffer(self._tfs, dtype=np.float32).astype(np.float64)
+        ptr = np.frombuffer(self._ptr, dtype=np.int64)
+        df = np.bincount(fids, minlength=n_features)
+        self.idf = np.log1p(n / np.maximum(df, 1)).astype(np.float32)
+        weights = tfs * self.idf[fids]
+        doc_of = np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr))
+        norms = np.sqrt(np.bincount(doc_of, weights=weights * weights, minlength=n))
+        norms[norms == 0] = 1.0
+        weights /= norms[doc_of]
+        order = np.argsort(fids, kind="stable")
+        self.doc_ids = doc_of[order]
+        self.values = weights[order].astype(np.float32)
+        self.indptr = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
+        self._fids, self._tfs, self._ptr = array("i"), array("f"), array("q", [0])
 
     def cosine(self, query: dict[str, float]) -> np.ndarray:
         out = np.zeros(self.n_docs, dtype=np.float32)
@@ -150,8 +175,8 @@ class CaseIndex:
     def __init__(self, cases: Iterable[Case | tuple[str, str]]):
         self.cases: list[Case] = []
         self._texts: set[str] = set()
-        word_docs: list[dict[str, float]] = []
-        char_docs: list[dict[str, float]] = []
+        self._words = _InvertedIndex()
+        self._chars = _InvertedIndex()
         seen: set[tuple[str, str, str]] = set()
         for item in cases:
             case = item if isinstance(item, Case) else Case(text=str(item[0]), hs6=str(item[1]))
@@ -166,12 +191,12 @@ class CaseIndex:
                 continue
             self.cases.append(Case(text, code, case.source, case.reference_id, case.decision_date, case.hsk10))
             self._texts.add(normalised_text(text))
-            word_docs.append(dict.fromkeys(words, 1.0))
-            char_docs.append(grams)
+            self._words.add(dict.fromkeys(words, 1.0))
+            self._chars.add(grams)
+        self._words.finish()
+        self._chars.finish()
         self.codes = [c.hs6 for c in self.cases]
         self._weights = np.array([SOURCE_WEIGHTS.get(c.source, 1.0) for c in self.cases], dtype=np.float32)
-        self._words = _InvertedIndex(word_docs)
-        self._chars = _InvertedIndex(char_docs)
 
     def __len__(self) -> int:
         return len(self.cases)

@@ -13,11 +13,12 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from customs.services import shipped_hsk_load
+from hscode.services import classification_cases_shipped_load
 from kcs import KcsFileError
 
 
 class Command(BaseCommand):
-    help = "Load the shipped datasets (관세청 HSK table, …) unless already loaded."
+    help = "Load the shipped datasets (관세청 HSK table, KCS case corpora) unless already loaded."
 
     def add_arguments(self, parser):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -31,3 +32,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         state = "already loaded" if hsk.skipped else "loaded"
         self.stdout.write(f"HSK {hsk.edition}: {state} ({hsk.lines} lines)")
+        for name, result in classification_cases_shipped_load().items():
+            self.stdout.write(f"cases {name}: {result.imported} loaded, {result.present} already present, "
+                              f"{len(result.invalid)} invalid")
