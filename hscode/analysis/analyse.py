@@ -21,11 +21,13 @@ import re
 import threading
 from dataclasses import dataclass
 
+from . import korean_index
 from .calibration import CONFIDENCE_THRESHOLD, calibrate, candidate_confidences
-from .cases import CaseIndex, CaseRef
+from .cases import AnyCaseIndex, CaseIndex, CaseRef
 from .classifier import Query, Ranking, get_index, get_korean
 from .features import build_query
 from .intent import IntentResult, detect_intent
+from .korean_index import get_korean_names
 from .lexicon import load_lexicon
 from .nomenclature import get_nomenclature
 from .notation import CodeMention, extract_codes
@@ -169,7 +171,7 @@ def product_phrase(text: str, language: str, morphs: list[tuple[str, str, int, i
 # --- main entry -------------------------------------------------------------------------
 
 
-def analyse_text(text: str, cases: CaseIndex | None = None) -> TextAnalysis:
+def analyse_text(text: str, cases: AnyCaseIndex | None = None) -> TextAnalysis:
     """Analyse one message; never raises for a str (falls back to an empty analysis)."""
     try:
         return _analyse(text, cases)
@@ -189,7 +191,7 @@ def analyse_text(text: str, cases: CaseIndex | None = None) -> TextAnalysis:
         )
 
 
-def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
+def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
     text = clean(text)
     language = detect_language(text)
     nomenclature = get_nomenclature()
@@ -207,7 +209,7 @@ def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
         if not mention.cued and mention.valid:
             # a bare number inside a description may be a code or a model number: a weak hint only
             query.add_hints((mention.code,), UNCUED_CODE_HINT)
-    ranking = get_index().rank(query, k=40 if prefix else 8, diverse=not prefix)
+    ranking = get_index().rank(query, k=40 if prefix else 8, diverse=not prefix, extra=_korean_names(language, morphs))
     ranked = [r for r in ranking.items if r.code.startswith(prefix)][:8]
     confidences = candidate_confidences(ranking, query, language) if ranked else []
     if prefix:
@@ -282,6 +284,14 @@ def _analyse(text: str, cases: CaseIndex | None) -> TextAnalysis:
         similar_cases=similar if candidates and candidates[0].source != "explicit" else (),
         calibration_features=calibration_features,
     )
+
+
+def _korean_names(language: str, morphs: list[tuple[str, str, int, int]]):
+    """The Korean-name retrieval's scores for a Korean query (weighted), else None."""
+    if language != "ko" or not morphs or korean_index.KOREAN_NAME_WEIGHT <= 0:
+        return None
+    scores = get_korean_names().scores(morphs)
+    return None if scores is None else korean_index.KOREAN_NAME_WEIGHT * scores
 
 
 def _explicit(mentions: tuple[CodeMention, ...]) -> CodeMention | None:
@@ -379,6 +389,7 @@ def warm_up() -> None:
     get_nomenclature()
     get_index()
     get_korean().morphemes("워밍업 아이폰")
+    get_korean_names()
     _detail_vocabulary()
     analyse_text("냉동 삼겹살")
     analyse_text("stainless steel bottle opener")
@@ -387,5 +398,6 @@ def warm_up() -> None:
 def ranking_for(text: str) -> Ranking:
     """Raw retrieval ranking (for evaluation and debugging)."""
     text = clean(text)
-    query, _ = build_query(text, detect_language(text))
-    return get_index().rank(query)
+    language = detect_language(text)
+    query, morphs = build_query(text, language)
+    return get_index().rank(query, extra=_korean_names(language, morphs))

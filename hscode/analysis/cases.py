@@ -222,37 +222,80 @@ class CaseIndex:
             return char_sims
         return sims if char_sims is None else sims + char_sims
 
+    def source_weights(self) -> np.ndarray:
+        return self._weights
+
     def vote(self, text: str, k: int = NEIGHBOURS) -> list[CaseVote]:
         """Codes voted for by the nearest cases, best first."""
-        if not self.cases:
-            return []
-        sims = self.similarities(text)
-        k = min(k, len(self.cases))
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        votes: dict[str, float] = {}
-        best: dict[str, float] = {}
-        refs: dict[str, list[CaseRef]] = {}
-        for i in top:
-            sim = float(sims[i])
-            if sim <= 0:
-                break
-            case = self.cases[int(i)]
-            votes[case.hs6] = votes.get(case.hs6, 0.0) + sim * sim * float(self._weights[i])
-            best[case.hs6] = max(best.get(case.hs6, 0.0), sim)
-            refs.setdefault(case.hs6, []).append(
-                CaseRef(case.text, case.hs6, case.source, case.reference_id, case.decision_date, min(1.0, sim))
-            )
-        total = sum(votes.values()) or 1.0
-        out = [
-            CaseVote(
-                code=code,
-                score=weight / total,
-                similarity=min(1.0, best[code]),
-                evidence=tuple(r.text[:80] for r in refs[code][:3]),
-                cases=tuple(refs[code][:3]),
-            )
-            for code, weight in votes.items()
-        ]
-        out.sort(key=lambda v: (-v.score * v.similarity, v.code))
-        return out
+        return _vote(self, text, k)
+
+
+class CombinedCaseIndex:
+    """Several CaseIndex parts queried as one (the shipped corpora, and the small, often-changing rest)."""
+
+    def __init__(self, parts: Iterable[CaseIndex]):
+        self.parts = [p for p in parts if len(p)]
+        self.cases = [c for p in self.parts for c in p.cases]
+        self._weights = (np.concatenate([p.source_weights() for p in self.parts]) if self.parts
+                         else np.zeros(0, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def contains(self, text: str) -> bool:
+        return any(p.contains(text) for p in self.parts)
+
+    def nbytes(self) -> int:
+        return sum(p.nbytes() for p in self.parts)
+
+    def similarities(self, text: str) -> np.ndarray:
+        if not self.parts:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate([p.similarities(text) for p in self.parts])
+
+    def source_weights(self) -> np.ndarray:
+        return self._weights
+
+    def vote(self, text: str, k: int = NEIGHBOURS) -> list[CaseVote]:
+        return _vote(self, text, k)
+
+
+def _vote(index: CaseIndex | CombinedCaseIndex, text: str, k: int) -> list[CaseVote]:
+    """The k most similar cases vote for their code with similarity squared times their source's weight."""
+    if not index.cases:
+        return []
+    sims = index.similarities(text)
+    weights = index.source_weights()
+    k = min(k, len(index.cases))
+    top = np.argpartition(-sims, k - 1)[:k]
+    top = top[np.argsort(-sims[top], kind="stable")]
+    votes: dict[str, float] = {}
+    best: dict[str, float] = {}
+    refs: dict[str, list[CaseRef]] = {}
+    for i in top:
+        sim = float(sims[i])
+        if sim <= 0:
+            break
+        case = index.cases[int(i)]
+        votes[case.hs6] = votes.get(case.hs6, 0.0) + sim * sim * float(weights[i])
+        best[case.hs6] = max(best.get(case.hs6, 0.0), sim)
+        refs.setdefault(case.hs6, []).append(
+            CaseRef(case.text, case.hs6, case.source, case.reference_id, case.decision_date, min(1.0, sim))
+        )
+    total = sum(votes.values()) or 1.0
+    out = [
+        CaseVote(
+            code=code,
+            score=weight / total,
+            similarity=min(1.0, best[code]),
+            evidence=tuple(r.text[:80] for r in refs[code][:3]),
+            cases=tuple(refs[code][:3]),
+        )
+        for code, weight in votes.items()
+    ]
+    out.sort(key=lambda v: (-v.score * v.similarity, v.code))
+    return out
+
+
+# What analyse_text and the evaluation accept.
+AnyCaseIndex = CaseIndex | CombinedCaseIndex

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 
 from .analyse import CONFIDENCE_THRESHOLD, analyse_text, warm_up
-from .cases import Case, CaseIndex
+from .cases import AnyCaseIndex, Case, CaseIndex
 from .text import detect_language
 
 EVIDENCE_SOURCES = ("explicit", "cases", "lexical")
@@ -54,7 +54,7 @@ def case_index_from_rows(rows: Iterable[dict], source: str = "import") -> CaseIn
     return CaseIndex(case_from_row(r, source) for r in rows)
 
 
-def leaked_rows(rows: list[dict], cases: CaseIndex | None) -> list[int]:
+def leaked_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[int]:
     """Line numbers (1-based) of rows whose text is in the case index."""
     if cases is None:
         return []
@@ -118,7 +118,7 @@ def _summary(records: list[dict]) -> dict:
     }
 
 
-def evaluate(rows: list[dict], cases: CaseIndex | None = None) -> dict:
+def evaluate(rows: list[dict], cases: AnyCaseIndex | None = None) -> dict:
     """Accuracy, calibration and latency, overall, per language and per source of the top candidate's evidence."""
     warm_up()
     return summarise(score_rows(rows, cases))
@@ -142,14 +142,16 @@ def kfold_splits(n: int, k: int, seed: int = 15) -> list[list[int]]:
     return [sorted(order[i::k]) for i in range(k)]
 
 
-def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "kcs_names", limit_per_fold: int | None = None,
-                   progress=None) -> dict:
-    """Score each fold with a case index built from the other folds only (the vote never sees its test row)."""
+def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "import", base_cases: Iterable[Case] = (),
+                   limit_per_fold: int | None = None, progress=None) -> dict:
+    """Score each fold with a case index built from the other folds (plus `base_cases`, which must not hold
+    the file's rows): the vote never sees its test row."""
     warm_up()
+    base = list(base_cases)
     records: list[dict] = []
     for number, fold in enumerate(kfold_splits(len(rows), k), start=1):
         held = set(fold)
-        index = CaseIndex(case_from_row(rows[i], source) for i in range(len(rows)) if i not in held)
+        index = CaseIndex(base + [case_from_row(rows[i], source) for i in range(len(rows)) if i not in held])
         test = [rows[i] for i in fold][:limit_per_fold]
         fold_records = score_rows(test, index)
         for record in fold_records:
@@ -163,7 +165,7 @@ def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "kcs_names", limi
     return result
 
 
-def score_rows(rows: list[dict], cases: CaseIndex | None) -> list[dict]:
+def score_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[dict]:
     records = []
     for row in rows:
         text = str(row["text"])
