@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_date
 
 from chat import contracts
 from chat.events import event_emit
+from chat.llm import LlmConfig
 from chat.metrics import task_metrics_record
 from chat.models import ChatMessage, ConversationEvent
 
@@ -35,6 +36,7 @@ from .analysis.text import clean, detect_language
 from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order
 from .context7 import context7_consult, context7_enabled, context7_error_event_data
 from .models import ClassificationCase, case_text_hash
+from .rerank import llm_rerank
 from .selectors import case_index_get
 
 logger = logging.getLogger(__name__)
@@ -47,8 +49,21 @@ BOOKMARK_CONFIDENCE = 0.8
 
 
 def message_analyse(text: str) -> TextAnalysis:
-    """The one way the pipeline analyses text: the classifier plus any labelled cases staff loaded."""
-    return analyse_text(text, cases=case_index_get())
+    """The one way the pipeline analyses text: the classifier with the case index, then (when configured) the
+    LLM re-ranking of its candidates, whose every failure leaves the local ranking in place."""
+    analysis = analyse_text(text, cases=case_index_get())
+    config = rerank_config()
+    if config is not None:
+        analysis, outcome = llm_rerank(analysis, config)
+        logger.info("llm rerank: %s %s", outcome.status, outcome.code or "")
+    return analysis
+
+
+def rerank_config() -> LlmConfig | None:
+    if not (settings.LLM_RERANK and settings.LLM_BASE_URL):
+        return None
+    return LlmConfig(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, model=settings.LLM_MODEL,
+                     timeout_s=settings.LLM_RERANK_TIMEOUT_S, max_s=settings.LLM_RERANK_TIMEOUT_S)
 
 
 # --- labelled cases ------------------------------------------------------------------------------------------

@@ -22,10 +22,17 @@ import threading
 from dataclasses import dataclass
 
 from . import korean_index
-from .calibration import CONFIDENCE_THRESHOLD, calibrate, candidate_confidences
+from .calibration import (
+    CONFIDENCE_THRESHOLD,
+    EXACT_CONFIDENCE,
+    calibrate,
+    calibration_input,
+    candidate_confidences,
+    text_kind,
+)
 from .cases import AnyCaseIndex, CaseIndex, CaseRef
 from .classifier import Query, Ranking, get_index, get_korean
-from .features import build_query
+from .features import build_query, features_of
 from .intent import IntentResult, detect_intent
 from .korean_index import get_korean_names
 from .lexicon import load_lexicon
@@ -46,9 +53,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DETAIL_KINDS = ("material", "use", "processing", "form", "product")
-# How strongly a case vote can override retrieval: weight = CASE_WEIGHT * best neighbour similarity.
-CASE_WEIGHT = 1.0
-CASE_MIN_SIMILARITY = 0.35
+# How strongly a case vote can override retrieval: strength = CASE_WEIGHT[language] * best neighbour similarity
+# (at most CASE_MAX_STRENGTH). Korean retrieval is the weaker stage, so Korean cases weigh more. Chosen by k-fold
+# over the shipped corpora (docs/classifier.md), not on the dev files.
+CASE_WEIGHT = {"en": 1.0, "ko": 3.0}
+CASE_MIN_SIMILARITY = 0.1
+CASE_MAX_STRENGTH = 0.95
 # Weight of the hint a bare, uncued digit run adds (against 1.0 for a lexicon product term).
 UNCUED_CODE_HINT = 0.25
 
@@ -230,27 +240,34 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
 
     retrieval_top = candidates[0].confidence if candidates else 0.0
     similar: tuple[CaseRef, ...] = ()
-    strength = share = 0.0
+    strength = share = case_sim = 0.0
     if cases is not None and len(cases) and query_text.strip():
-        votes = cases.vote(query_text)
-        candidates, strength = _merge_cases(candidates, votes, prefix)
+        votes = cases.vote(query_text, words=features_of(query_text, language, query, morphs))
+        candidates, strength = _merge_cases(candidates, votes, prefix, CASE_WEIGHT.get(language, 1.0))
         if candidates:
             top_vote = next((v for v in votes if v.code == candidates[0].code), None)
             if top_vote is not None and strength > 0:
                 similar = top_vote.cases
                 share = top_vote.score
-    if candidates and candidates[0].source in ("cases", "lexical"):
+                case_sim = top_vote.similarity
+    raw_top = candidates[0].confidence if candidates else 0.0
+    calibration_features = (
+        ("raw", round(raw_top, 4)),
+        ("retrieval", round(retrieval_top, 4)),
+        ("case_strength", round(strength, 4)),
+        ("case_share", round(share, 4)),
+        ("case_similarity", round(case_sim, 4)),
+    )
+    lexicon_exact = bool(candidates) and candidates[0].source == "lexical" and raw_top == EXACT_CONFIDENCE
+    if candidates and candidates[0].source in ("cases", "lexical") and not lexicon_exact:
+        # (the lexicon-exact rule keeps its own fixed confidence, docs/classifier.md "Calibration rule")
         top = candidates[0]
-        calibrated = calibrate(top.confidence, language, top.source)
+        calibrated = calibrate(calibration_input(top.source, dict(calibration_features)), language, top.source,
+                               text_kind(query_text))
         candidates = [Candidate(top.code, top.description, calibrated, top.source, top.evidence)] + [
             Candidate(c.code, c.description, min(c.confidence, calibrated), c.source, c.evidence)
             for c in candidates[1:]
         ]
-    calibration_features = (
-        ("retrieval", round(retrieval_top, 4)),
-        ("case_strength", round(strength, 4)),
-        ("case_share", round(share, 4)),
-    )
 
     if explicit is not None and explicit.level == 6:
         entry = nomenclature.get(explicit.code)
@@ -317,13 +334,13 @@ def _without_codes(text: str, mentions: tuple[CodeMention, ...]) -> str:
     return "".join(parts)
 
 
-def _merge_cases(candidates: list[Candidate], votes, prefix: str) -> tuple[list[Candidate], float]:
+def _merge_cases(candidates: list[Candidate], votes, prefix: str, weight: float) -> tuple[list[Candidate], float]:
     """Blend retrieval confidences with the nearest-neighbour vote of labelled cases; also the vote's strength."""
     votes = [v for v in votes if v.code.startswith(prefix) and v.similarity >= CASE_MIN_SIMILARITY]
     if not votes:
         return candidates, 0.0
     nomenclature = get_nomenclature()
-    strength = CASE_WEIGHT * max(v.similarity for v in votes)
+    strength = min(CASE_MAX_STRENGTH, weight * max(v.similarity for v in votes))
     by_code: dict[str, Candidate] = {c.code: c for c in candidates}
     merged: dict[str, tuple[float, str, tuple[str, ...]]] = {
         c.code: ((1 - strength) * c.confidence, c.source, c.evidence) for c in candidates

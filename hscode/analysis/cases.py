@@ -209,10 +209,10 @@ class CaseIndex:
         """Bytes held by the numeric arrays (the texts and vocabularies come on top)."""
         return self._words.nbytes() + self._chars.nbytes() + int(self._weights.nbytes)
 
-    def similarities(self, text: str) -> np.ndarray:
-        """Similarity of `text` to every case, 0..1."""
+    def similarities(self, text: str, words: frozenset[str] | None = None) -> np.ndarray:
+        """Similarity of `text` to every case, 0..1 (`words`: its features(), when the caller has them)."""
         text = clean(text)
-        words = features(text)
+        words = features(text) if words is None else words
         sims = WORD_SHARE * self._words.cosine(dict.fromkeys(words, 1.0)) if words else None
         chars = char_ngrams(text)
         char_sims = (1.0 - WORD_SHARE) * self._chars.cosine(chars) if chars else None
@@ -225,9 +225,9 @@ class CaseIndex:
     def source_weights(self) -> np.ndarray:
         return self._weights
 
-    def vote(self, text: str, k: int = NEIGHBOURS) -> list[CaseVote]:
+    def vote(self, text: str, k: int | None = None, words: frozenset[str] | None = None) -> list[CaseVote]:
         """Codes voted for by the nearest cases, best first."""
-        return _vote(self, text, k)
+        return _vote(self, text, k or NEIGHBOURS, words)
 
 
 class CombinedCaseIndex:
@@ -248,23 +248,24 @@ class CombinedCaseIndex:
     def nbytes(self) -> int:
         return sum(p.nbytes() for p in self.parts)
 
-    def similarities(self, text: str) -> np.ndarray:
+    def similarities(self, text: str, words: frozenset[str] | None = None) -> np.ndarray:
         if not self.parts:
             return np.zeros(0, dtype=np.float32)
-        return np.concatenate([p.similarities(text) for p in self.parts])
+        words = features(clean(text)) if words is None else words
+        return np.concatenate([p.similarities(text, words) for p in self.parts])
 
     def source_weights(self) -> np.ndarray:
         return self._weights
 
-    def vote(self, text: str, k: int = NEIGHBOURS) -> list[CaseVote]:
-        return _vote(self, text, k)
+    def vote(self, text: str, k: int | None = None, words: frozenset[str] | None = None) -> list[CaseVote]:
+        return _vote(self, text, k or NEIGHBOURS, words)
 
 
-def _vote(index: CaseIndex | CombinedCaseIndex, text: str, k: int) -> list[CaseVote]:
+def _vote(index: CaseIndex | CombinedCaseIndex, text: str, k: int, words: frozenset[str] | None) -> list[CaseVote]:
     """The k most similar cases vote for their code with similarity squared times their source's weight."""
     if not index.cases:
         return []
-    sims = index.similarities(text)
+    sims = index.similarities(text, words)
     weights = index.source_weights()
     k = min(k, len(index.cases))
     top = np.argpartition(-sims, k - 1)[:k]

@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterable
 
 from .analyse import CONFIDENCE_THRESHOLD, analyse_text, warm_up
+from .calibration import MIN_FIT_ROWS, UNMEASURED_CAP, apply_knots, calibration_input, isotonic_knots, text_kind
 from .cases import AnyCaseIndex, Case, CaseIndex
-from .text import detect_language
+from .text import clean, detect_language
 
 EVIDENCE_SOURCES = ("explicit", "cases", "lexical")
 
@@ -133,23 +134,60 @@ def summarise(records: list[dict]) -> dict:
     return result
 
 
-def kfold_splits(n: int, k: int, seed: int = 15) -> list[list[int]]:
-    """k disjoint folds of range(n), shuffled with a fixed seed."""
+def kfold_splits(n: int, k: int, seed: int = 15, groups: list[int] | None = None) -> list[list[int]]:
+    """k disjoint folds of range(n), shuffled with a fixed seed; rows of one group stay in one fold."""
     if k < 2 or k > n:
         raise ValueError(f"k-fold needs 2 <= k <= number of rows ({n}); got {k}")
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    return [sorted(order[i::k]) for i in range(k)]
+    rng = random.Random(seed)
+    if groups is None:
+        order = list(range(n))
+        rng.shuffle(order)
+        return [order[i::k] for i in range(k)]  # in shuffled order: a prefix of a fold is a random sample of it
+    members: dict[int, list[int]] = {}
+    for row, group in enumerate(groups):
+        members.setdefault(group, []).append(row)
+    keys = list(members)
+    rng.shuffle(keys)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for key in sorted(keys, key=lambda g: -len(members[g])):  # biggest groups first, each to the smallest fold
+        min(folds, key=len).extend(members[key])
+    for fold in folds:
+        rng.shuffle(fold)
+    return folds
+
+
+def near_duplicate_groups(rows: list[dict], threshold: float = 0.5) -> list[int]:
+    """Group id per row: rows whose similarity reaches `threshold` (directly or through others) share a group, so
+    k-fold keeps near duplicates on one side, as the dev files were kept apart from the shipped corpora."""
+    index = CaseIndex(case_from_row(r) for r in rows)
+    position = {(c.text, c.hs6): i for i, c in enumerate(index.cases)}
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    row_case = [position.get((clean(str(r["text"])).strip(), str(r["hs6"])[:6])) for r in rows]
+    case_row = {c: i for i, c in enumerate(row_case) if c is not None}
+    for i, row in enumerate(rows):
+        sims = index.similarities(str(row["text"]))
+        for c in (sims >= threshold).nonzero()[0]:
+            j = case_row.get(int(c))
+            if j is not None and j != i:
+                parent[find(i)] = find(j)
+    return [find(i) for i in range(len(rows))]
 
 
 def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "import", base_cases: Iterable[Case] = (),
-                   limit_per_fold: int | None = None, progress=None) -> dict:
+                   limit_per_fold: int | None = None, progress=None, groups: list[int] | None = None) -> dict:
     """Score each fold with a case index built from the other folds (plus `base_cases`, which must not hold
     the file's rows): the vote never sees its test row."""
     warm_up()
     base = list(base_cases)
     records: list[dict] = []
-    for number, fold in enumerate(kfold_splits(len(rows), k), start=1):
+    for number, fold in enumerate(kfold_splits(len(rows), k, groups=groups), start=1):
         held = set(fold)
         index = CaseIndex(base + [case_from_row(rows[i], source) for i in range(len(rows)) if i not in held])
         test = [rows[i] for i in fold][:limit_per_fold]
@@ -188,6 +226,7 @@ def score_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[dict]:
                 "top1_4": bool(top and top[:4] == gold[:4]),
                 "top1_2": bool(top and top[:2] == gold[:2]),
                 "evidence": analysis.candidates[0].source if codes else "lexical",
+                "kind": text_kind(text),
                 "features": dict(analysis.calibration_features),
             }
         )
@@ -234,3 +273,48 @@ def json_line(result: dict) -> str:
         for source, s in result.get("by_evidence", {}).items()
     }
     return json.dumps(out, ensure_ascii=False, sort_keys=False)
+
+
+# --- calibration fitted where it is measured ---------------------------------------------------------------------
+
+
+def calibration_pairs(records: list[dict]) -> dict[tuple[str, str, str], list[tuple[float, bool, int]]]:
+    """(input, right?, fold) per (language, source of evidence, text kind) from uncalibrated out-of-fold records."""
+    groups: dict[tuple[str, str], list[tuple[float, bool, int]]] = {}
+    for r in records:
+        if r["top"] is None or r["evidence"] == "explicit":
+            continue  # a typed code is 1.0 by rule, not by fit
+        groups.setdefault((r["lang"], r["evidence"], r["kind"]), []).append(
+            (calibration_input(r["evidence"], r["features"]), bool(r["top1_6"]), int(r.get("fold", 0)))
+        )
+    return groups
+
+
+def cross_fitted_reliability(records: list[dict]) -> list[dict]:
+    """Reliability per (language, source, band) of maps fitted on the other half of the folds (odd vs even):
+    no row is scored by a map fitted on it."""
+    table = []
+    for (lang, source, kind), pairs in sorted(calibration_pairs(records).items()):
+        halves = [[p for p in pairs if p[2] % 2 == parity] for parity in (0, 1)]
+        scored: list[tuple[float, bool]] = []
+        for own, other in ((halves[0], halves[1]), (halves[1], halves[0])):
+            knots = isotonic_knots((x, y) for x, y, _ in other) if len(other) >= MIN_FIT_ROWS // 2 else ()
+            scored += [(apply_knots(x, knots) if knots else min(x, UNMEASURED_CAP), y) for x, y, _ in own]
+        for lo, hi in BANDS:
+            band = [y for c, y in scored if lo <= c < hi]
+            table.append({
+                "language": lang, "source": source, "kind": kind, "band": f"{lo:.1f}-{min(hi, 1.0):.1f}",
+                "n": len(band),
+                "mean_confidence": round(sum(c for c, _ in scored if lo <= c < hi) / len(band), 4) if band else None,
+                "accuracy": round(sum(band) / len(band), 4) if band else None,
+            })
+    return table
+
+
+def fitted_maps(records: list[dict]) -> list[dict]:
+    return [
+        {"language": lang, "source": source, "kind": kind, "n": len(pairs),
+         "knots": [list(k) for k in isotonic_knots((x, y) for x, y, _ in pairs)]}
+        for (lang, source, kind), pairs in sorted(calibration_pairs(records).items())
+        if len(pairs) >= MIN_FIT_ROWS
+    ]

@@ -25,6 +25,11 @@ def features(text: str) -> frozenset[str]:
     text = for_analysis(text)
     language = detect_language(text)
     query, morphs = build_query(text, language)
+    return features_of(text, language, query, morphs)
+
+
+def features_of(text: str, language: str, query: Query, morphs: list[tuple[str, str, int, int]]) -> frozenset[str]:
+    """features() from a query already built for `text` (the analysis builds it once for both stages)."""
     tokens = set(query.weights)
     for form, tag, _start, _len in morphs:
         if tag in KoreanAnalyzer.NOUN_TAGS or tag in ("VV", "VA"):

@@ -40,10 +40,13 @@ class KoreanNameIndex:
         """`names`: (code of 7-10 digits, Korean name) pairs; `sub_codes`: the retrieval's subheadings, in order."""
         position = {code: i for i, code in enumerate(sub_codes)}
         docs: list[list[str]] = [[] for _ in sub_codes]
+        self._names: dict[str, list[str]] = {}
         for code, name in names:
             i = position.get(code[:6])
             if i is not None:
                 docs[i].extend(self._tokens(analyzer, name))
+                if name.strip() and name.strip() != "기타":
+                    self._names.setdefault(code[:6], []).append(name.strip())
         self.n_subheadings = len(sub_codes)
         self.covered = sum(1 for d in docs if d)
         self._bm25 = bm25s.BM25()
@@ -57,6 +60,10 @@ class KoreanNameIndex:
         self._sub_head = np.array([head_position[code[:4]] for code in sub_codes])
         self._bm25_head = bm25s.BM25()
         self._bm25_head.index([d if d else [""] for d in head_docs], show_progress=False)
+
+    def names(self, hs6: str, limit: int = 3) -> str:
+        """A few Korean names of the subheading's lines ("" when the table has none)."""
+        return " · ".join(self._names.get(hs6, [])[:limit])
 
     @staticmethod
     def _tokens(analyzer: KoreanAnalyzer, text: str) -> list[str]:
