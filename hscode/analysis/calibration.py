@@ -207,10 +207,18 @@ def isotonic_knots(pairs: Iterable[tuple[float, bool]], min_block: int = MIN_BLO
                 blocks[-1][i] += last[i]
     # each block says the one-sided 95 % lower bound of its accuracy (Wilson): a band of 30 rows at 90 % does not
     # earn 0.9 -- a code is claimed only where it is right at least as often as it says, with room for chance
-    knots = [(sx / n, _wilson_lower(sy, n)) for sx, sy, n in blocks]
-    for i in range(len(knots) - 2, -1, -1):  # keep the map non-decreasing without raising any block
-        knots[i] = (knots[i][0], min(knots[i][1], knots[i + 1][1]))
-    return tuple((round(x, 4), round(y, 4)) for x, y in knots)
+    # a small block's lower bound can fall below its neighbour's: pool the two (never raise a block by fiat)
+    merged = True
+    while merged and len(blocks) > 1:
+        merged = False
+        for i in range(len(blocks) - 1):
+            if _wilson_lower(blocks[i][1], blocks[i][2]) > _wilson_lower(blocks[i + 1][1], blocks[i + 1][2]):
+                nxt = blocks.pop(i + 1)
+                for j in range(3):
+                    blocks[i][j] += nxt[j]
+                merged = True
+                break
+    return tuple((round(sx / n, 4), round(_wilson_lower(sy, n), 4)) for sx, sy, n in blocks)
 
 
 def _wilson_lower(right: float, n: float, z: float = 1.645) -> float:

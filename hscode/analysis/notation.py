@@ -165,6 +165,8 @@ _CUE_BEFORE = re.compile(
     r"\s*(?:code|코드|번호|no\.?|number)?\s*(?:은|는|이|가|:|：|=|#|-)?\s*$",
     re.IGNORECASE,
 )
+_REFERENCE_BEFORE = re.compile(r"\b(?:of|than|under|in|to|from)\s+(?:the\s+)?(?:sub)?headings?\s*(?:no\.?)?\s*$",
+                               re.IGNORECASE)
 _CUE_AFTER = re.compile(r"^\s*(?:번|호|\(?hsk?\)?|hs\s*code|hs코드|코드|세번)(?![가-힣a-z])", re.IGNORECASE)
 # Words that may surround a code in a message that is only the code ("851713 관세율 알려줘").
 _QUESTION_WORDS_EN = frozenset(
@@ -189,7 +191,10 @@ _WORDS = re.compile(r"[A-Za-z]+|[가-힣]+")
 
 def _bare_is_cued(text: str, start: int, end: int) -> bool:
     """True when a bare digit run is marked as a code by a cue word next to it or by being the whole message."""
-    if _CUE_BEFORE.search(text[max(0, start - 24) : start]) or _CUE_AFTER.match(text[end : end + 12]):
+    before = text[max(0, start - 24) : start]
+    if _REFERENCE_BEFORE.search(before):
+        return False  # "parts of subheading 84433110": a cross-reference in a description, not the goods' code
+    if _CUE_BEFORE.search(before) or _CUE_AFTER.match(text[end : end + 12]):
         return True
     rest = text[:start] + " " + text[end:]
     for word in _WORDS.findall(rest):

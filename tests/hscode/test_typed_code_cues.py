@@ -39,6 +39,7 @@ def test_marked_or_lone_code_is_a_typed_code(text, code):
         "FROZEN BOBBY VEAL RIB BONES ; BONEIN VEALRIBCAGE ; 020220",
         "model 847130 stainless steel bottle opener",
         "냉동 삼겹살 로트번호 020312 소매포장",
+        "Parts and accessories of subheading 84433110 ; C4350 TONER WASTE BOX",
     ],
 )
 def test_model_or_lot_number_inside_a_description_is_no_typed_code(text):
