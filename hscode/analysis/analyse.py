@@ -59,6 +59,9 @@ DETAIL_KINDS = ("material", "use", "processing", "form", "product")
 CASE_WEIGHT = {"en": 1.0, "ko": 3.0}
 CASE_MIN_SIMILARITY = 0.1
 CASE_MAX_STRENGTH = 0.95
+# A staff verdict on the same text (similarity at least this) is taken as it is, at REVIEW_CONFIDENCE.
+SAME_TEXT_SIMILARITY = 0.99
+REVIEW_CONFIDENCE = 0.95
 # Weight of the hint a bare, uncued digit run adds (against 1.0 for a lexicon product term).
 UNCUED_CODE_HINT = 0.25
 
@@ -239,11 +242,21 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         )
 
     retrieval_top = candidates[0].confidence if candidates else 0.0
+    exact_code = candidates[0].code if candidates and retrieval_top == EXACT_CONFIDENCE else None
     similar: tuple[CaseRef, ...] = ()
     strength = share = case_sim = 0.0
     if cases is not None and len(cases) and query_text.strip():
         votes = cases.vote(query_text, words=features_of(query_text, language, query, morphs))
-        candidates, strength = _merge_cases(candidates, votes, prefix, CASE_WEIGHT.get(language, 1.0))
+        # the Korean case weight was chosen on ruling-length descriptions; short texts keep the default
+        weight = CASE_WEIGHT.get(language, 1.0) if text_kind(query_text) == "long" else 1.0
+        candidates, strength = _merge_cases(candidates, votes, prefix, weight)
+        verdict = _staff_verdict_on_this_text(votes, prefix)
+        if verdict is not None:
+            # staff labelled this very text: their verdict stands (it is what reprocessing after a review is for)
+            entry = nomenclature.get(verdict.code)
+            candidates = [Candidate(verdict.code, entry.description if entry else "", REVIEW_CONFIDENCE, "review",
+                                    tuple(c.text[:80] for c in verdict.cases[:1]))] + [
+                c for c in candidates if c.code != verdict.code]
         if candidates:
             top_vote = next((v for v in votes if v.code == candidates[0].code), None)
             if top_vote is not None and strength > 0:
@@ -258,7 +271,7 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         ("case_share", round(share, 4)),
         ("case_similarity", round(case_sim, 4)),
     )
-    lexicon_exact = bool(candidates) and candidates[0].source == "lexical" and raw_top == EXACT_CONFIDENCE
+    lexicon_exact = bool(candidates) and candidates[0].source == "lexical" and candidates[0].code == exact_code
     if candidates and candidates[0].source in ("cases", "lexical") and not lexicon_exact:
         # (the lexicon-exact rule keeps its own fixed confidence, docs/classifier.md "Calibration rule")
         top = candidates[0]
@@ -301,6 +314,16 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         similar_cases=similar if candidates and candidates[0].source != "explicit" else (),
         calibration_features=calibration_features,
     )
+
+
+def _staff_verdict_on_this_text(votes, prefix: str):
+    """The vote for the code a staff review gave this same text (similarity ~1), if any."""
+    for vote in votes:
+        if vote.code.startswith(prefix) and any(
+            c.source == "review" and c.similarity >= SAME_TEXT_SIMILARITY for c in vote.cases
+        ):
+            return vote
+    return None
 
 
 def _korean_names(language: str, morphs: list[tuple[str, str, int, int]]):

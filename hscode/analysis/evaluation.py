@@ -18,7 +18,7 @@ from .calibration import MIN_FIT_ROWS, UNMEASURED_CAP, apply_knots, calibration_
 from .cases import AnyCaseIndex, Case, CaseIndex
 from .text import clean, detect_language
 
-EVIDENCE_SOURCES = ("explicit", "cases", "lexical")
+EVIDENCE_SOURCES = ("explicit", "review", "cases", "lexical")
 
 BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
 

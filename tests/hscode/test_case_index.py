@@ -66,3 +66,14 @@ def test_contains_ignores_case_and_spacing_only():
     index = CaseIndex([Case(STRAINER, "732393")])
     assert index.contains("  Kitchen strainer of  stainless steel wire MESH ")
     assert not index.contains("kitchen strainer of stainless steel")
+
+
+def test_a_staff_verdict_on_the_very_same_text_is_claimed():
+    text = "스테인리스 병따개 HS 코드"
+    index = CaseIndex([Case(text, "821000", "review"), Case("stainless steel bottle opener", "820551", "kcs_names")])
+    analysis = analyse_text(text, index)
+    assert analysis.chosen is not None and analysis.chosen.code == "821000"
+    assert analysis.chosen.source == "review" and analysis.chosen.confidence == 0.95
+    # a different text only leans on the verdict through the (calibrated) vote
+    other = analyse_text("병따개", index)
+    assert other.candidates[0].source != "review"
