@@ -258,11 +258,15 @@ LLM_MAX_S = env.float("LLM_MAX_S", default=120.0)
 LLM_RERANK = env.bool("LLM_RERANK", default=False)
 LLM_RERANK_TIMEOUT_S = env.float("LLM_RERANK_TIMEOUT_S", default=3.0)
 
+# The most rows one API page may hold (`?limit=`); larger asks are refused with 400.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # A JSON API: one body format, documented as such (a form body gets 415).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "chat.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
 
@@ -294,7 +298,7 @@ CONTEXT7_CACHE_EMPTY_TTL_S = env.int("CONTEXT7_CACHE_EMPTY_TTL_S", default=300)
 
 # --- Operator tools (issue 7): API schema and filters, health and metrics, reprocessing ---
 INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "ops"]
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "chat.openapi.ErrorDocumentingAutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trade-information chat API",
     "VERSION": "1.0.0",
@@ -321,7 +325,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "chat.api.schema_add_event_stream",
+        "chat.openapi.schema_add_event_stream",
     ],
 }
 # A person's message still pending/analysing and updated within this window is in flight: not reprocessed.

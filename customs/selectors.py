@@ -124,6 +124,19 @@ def hsk_lines(prefix: str, *, limit: int = 400) -> list[HskLineView]:
     return _views(edition, lines)
 
 
+def hsk_names_by_hs6(hs6_codes: list[str], language: str, *, shown: int = 3) -> dict[str, str]:
+    """For subheading lists: each HS6's HSK line names ("스마트폰", "삼겹살 · 기타(삼겹살 외)")."""
+    edition = current_edition()
+    wanted = [code for code in hs6_codes if len(code) == 6]
+    if edition is None or not wanted:
+        return {}
+    lines = list(HskLine.objects.filter(edition=edition, hs6__in=wanted).order_by("code"))
+    names: dict[str, list[str]] = {}
+    for view in _views(edition, lines):
+        names.setdefault(view.code[:6], []).append(view.display(language))
+    return {hs6: " · ".join(found[:shown]) + (" …" if len(found) > shown else "") for hs6, found in names.items()}
+
+
 @dataclass(frozen=True)
 class HskCheck:
     """A typed 10-digit code against the newest edition. status: valid, dropped, unknown, or no_table."""

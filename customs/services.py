@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from kcs.hsk_file import read_hsk_table
 from kcs.tariff_file import read_tariff_file
@@ -21,6 +22,7 @@ from .models import HskEdition, HskGroup, HskLine, TariffImport, TariffRate
 
 Progress = Callable[[int], object]
 BATCH = 2000
+PERIODS_PER_QUERY = 100
 
 
 def _checksum(path: Path) -> str:
@@ -42,6 +44,11 @@ class HskImportResult:
     groups: int
     skipped: bool  # the same file was already loaded for this edition
 
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"HSK {self.edition}: already loaded ({self.lines} lines)"
+        return f"HSK {self.edition}: loaded {self.lines} lines and {self.groups} group rows"
+
 
 def hsk_import(path: str | Path, *, progress: Progress | None = None, force: bool = False) -> HskImportResult:
     """Load a 관세청_HS부호 file as its edition, replacing an earlier load of the same edition.
@@ -51,10 +58,11 @@ def hsk_import(path: str | Path, *, progress: Progress | None = None, force: boo
     path = Path(path)
     progress = progress or _noop
     checksum = _checksum(path)
+    loaded = HskEdition.objects.filter(checksum=checksum).first()
+    if loaded is not None and not force:
+        # The same file: skipped before parsing, so that a start-up with the data in place costs one query.
+        return HskImportResult(loaded.edition, loaded.line_count, loaded.groups.count(), skipped=True)
     table = read_hsk_table(path)
-    existing = HskEdition.objects.filter(edition=table.edition).first()
-    if existing is not None and existing.checksum == checksum and not force:
-        return HskImportResult(table.edition, existing.line_count, existing.groups.count(), skipped=True)
     with transaction.atomic():
         edition, _ = HskEdition.objects.update_or_create(
             edition=table.edition,
@@ -95,7 +103,8 @@ class TariffImportResult:
 
 
 def tariff_rates_import(path: str | Path, *, progress: Progress | None = None) -> TariffImportResult:
-    """Load a 관세율표 file; its rows replace every stored rate whose period overlaps the periods it covers.
+    """Load a 관세율표 file; its rows replace every stored rate whose validity overlaps one of the file's periods
+    (a yearly file replaces that year; a file with only last year's and a revision's periods leaves the rest).
 
     Raises kcs.KcsFileError (nothing loaded).
     """
@@ -106,8 +115,14 @@ def tariff_rates_import(path: str | Path, *, progress: Progress | None = None) -
     covers_from = min(rate.valid_from for rate in rates)
     covers_to = max(rate.valid_to for rate in rates)
     codes = {rate.code for rate in rates}
+    periods = sorted({(rate.valid_from, rate.valid_to) for rate in rates})
     with transaction.atomic():
-        replaced, _ = TariffRate.objects.filter(valid_from__lte=covers_to, valid_to__gte=covers_from).delete()
+        replaced = 0
+        for start in range(0, len(periods), PERIODS_PER_QUERY):
+            overlapping = Q()
+            for valid_from, valid_to in periods[start : start + PERIODS_PER_QUERY]:
+                overlapping |= Q(valid_from__lte=valid_to, valid_to__gte=valid_from)
+            replaced += TariffRate.objects.filter(overlapping).delete()[0]
         source = TariffImport.objects.create(
             source_file=path.name, checksum=checksum, rate_count=len(rates), code_count=len(codes),
             covers_from=covers_from, covers_to=covers_to, replaced_count=replaced,

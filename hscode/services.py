@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,18 +123,28 @@ def classification_cases_import(lines: Iterable[str], source: str) -> CaseImport
     return CaseImportResult(imported=len(new), present=len(rows) - len(new), invalid=invalid)
 
 
-def classification_cases_shipped_load() -> dict[str, CaseImportResult]:
+class ShippedCasesResult(dict):
+    """{file name: CaseImportResult}, printed as one line by load_shipped_data."""
+
+    def __str__(self) -> str:
+        return "; ".join(f"{name} {r.imported} loaded, {r.present} already present, {len(r.invalid)} invalid"
+                         for name, r in self.items())
+
+
+def classification_cases_shipped_load(*, progress: Callable[[int], object] | None = None) -> ShippedCasesResult:
     """Load the shipped KCS case corpora into the case index (idempotent; run by load_shipped_data)."""
     folder = Path(settings.BASE_DIR) / "data" / "kcs"
-    results = {}
+    results = ShippedCasesResult()
     for name, source in SHIPPED_CASE_FILES:
         path = folder / name
         expected = sum(1 for line in path.open(encoding="utf-8") if line.strip())
         if ClassificationCase.objects.filter(source=source).count() >= expected:
             results[name] = CaseImportResult(imported=0, present=expected, invalid=[])
-            continue
-        with path.open(encoding="utf-8") as fh:
-            results[name] = classification_cases_import(fh, source)
+        else:
+            with path.open(encoding="utf-8") as fh:
+                results[name] = classification_cases_import(fh, source)
+        if progress is not None:
+            progress(expected)
     return results
 
 

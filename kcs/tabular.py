@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,9 @@ class Row:
         return BadLine(line=self.line, reason=reason, sheet=self.sheet)
 
 
-def read_rows(path: str | Path, required: tuple[str, ...]) -> list[Row]:
-    """Every data row of a csv or xlsx file whose header row holds the `required` Korean headers.
+def read_rows(path: str | Path, required: tuple[str, ...]) -> Iterator[Row]:
+    """Every data row of a csv or xlsx file whose header row holds the `required` Korean headers, one at a time
+    (a 관세율표 has hundreds of thousands of rows).
 
     An xlsx file may spread its rows over several sheets with the same header; sheets without it (a cover
     sheet) are skipped, but a file where no sheet has it is refused. Blank rows are skipped.
@@ -67,26 +69,23 @@ def _csv_text(path: Path) -> str:
     raise KcsFileError(str(path), [BadLine(0, "not UTF-8 or CP949 text")])
 
 
-def _csv_rows(path: Path, required: tuple[str, ...]) -> list[Row]:
+def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[Row]:
     reader = csv.reader(io.StringIO(_csv_text(path), newline=""))
     header = _header(next(reader, []))
     missing = _missing(header, required)
     if missing:
         raise KcsFileError(str(path), [BadLine(1, f"missing column(s): {', '.join(missing)}")])
-    rows = []
     for line, values in enumerate(reader, start=2):
         if not any(value.strip() for value in values):
             continue
-        rows.append(Row(line=line, sheet="", cells=dict(zip(header, values, strict=False))))
-    return rows
+        yield Row(line=line, sheet="", cells=dict(zip(header, values, strict=False)))
 
 
-def _xlsx_rows(path: Path, required: tuple[str, ...]) -> list[Row]:
+def _xlsx_rows(path: Path, required: tuple[str, ...]) -> Iterator[Row]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several unrelated types for a broken zip or xml
         raise KcsFileError(str(path), [BadLine(0, f"not a readable xlsx file ({exc.__class__.__name__})")]) from exc
-    rows: list[Row] = []
     sheets_with_header = 0
     try:
         for sheet in workbook.worksheets:
@@ -98,14 +97,11 @@ def _xlsx_rows(path: Path, required: tuple[str, ...]) -> list[Row]:
             for line, cells in enumerate(values, start=2):
                 if not any(cell not in (None, "") for cell in cells):
                     continue
-                rows.append(Row(line=line, sheet=sheet.title, cells=dict(zip(header, cells, strict=False))))
+                yield Row(line=line, sheet=sheet.title, cells=dict(zip(header, cells, strict=False)))
     finally:
         workbook.close()
     if not sheets_with_header:
-        raise KcsFileError(
-            str(path), [BadLine(1, f"no sheet has the column(s): {', '.join(required)}")]
-        )
-    return rows
+        raise KcsFileError(str(path), [BadLine(1, f"no sheet has the column(s): {', '.join(required)}")])
 
 
 def text(value: Any) -> str:

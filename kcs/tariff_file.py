@@ -28,7 +28,7 @@ REQUIRED_COLUMNS = (COL_CODE, COL_RATE_TYPE, COL_RATE, COL_VALID_FROM, COL_VALID
 MAX_RATE = Decimal("1000")  # some agricultural basic rates exceed 800 %; anything above 1000 % is a typo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TariffRateLine:
     """One rate of one HSK line for one rate type and period. `rate` is in percent (None: specific duty only)."""
 
@@ -50,7 +50,7 @@ def read_tariff_file(path: str | Path) -> list[TariffRateLine]:
     rows = read_rows(path, REQUIRED_COLUMNS)
     rates: list[TariffRateLine] = []
     bad: list[BadLine] = []
-    seen: dict[tuple[str, str, dt.date], tuple[TariffRateLine, Row]] = {}
+    seen: dict[tuple[str, str, dt.date], tuple[TariffRateLine, int, str]] = {}
     for row in rows:
         try:
             rate = _parse(row)
@@ -59,11 +59,12 @@ def read_tariff_file(path: str | Path) -> list[TariffRateLine]:
             continue
         earlier = seen.get(rate.key)
         if earlier is not None:
-            if earlier[0] != rate:
-                where = f"{earlier[1].sheet}!{earlier[1].line}" if earlier[1].sheet else f"line {earlier[1].line}"
+            first, line, sheet = earlier
+            if first != rate:
+                where = f"{sheet}!{line}" if sheet else f"line {line}"
                 bad.append(row.bad(f"{rate.code} {rate.rate_type} from {rate.valid_from} differs from {where}"))
             continue
-        seen[rate.key] = (rate, row)
+        seen[rate.key] = (rate, row.line, row.sheet)
         rates.append(rate)
     if not rates and not bad:
         bad.append(BadLine(1, "no rate line in the file"))

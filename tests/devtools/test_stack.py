@@ -24,7 +24,15 @@ def _processes_mentioning(text: str) -> list[str]:
     return [line for line in found if "pgrep" not in line]
 
 
-def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
+def _processes_gone(text: str, timeout: float = 30.0) -> list[str]:
+    """Wait (by state, not a fixed sleep) for every process mentioning `text` to exit; the ones left, if any."""
+    deadline = time.monotonic() + timeout
+    while (left := _processes_mentioning(text)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_run_serves_the_page_with_the_shipped_data_and_ctrl_c_leaves_no_process_behind(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(port), CELERY_WORKER_CONCURRENCY="1")
@@ -42,15 +50,17 @@ def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
         else:
             pytest.fail("the stack did not become healthy")
         assert "보내기" in httpx.get(f"http://127.0.0.1:{port}/").text
+        # The shipped 관세청 HSK table is loaded on first start, without any manual step.
+        assert "스마트폰" in httpx.get(f"http://127.0.0.1:{port}/detail/hscode/8517.13/").text
+        assert "삼겹살" in httpx.get(f"http://127.0.0.1:{port}/detail/hscode/0203.29/").text
         stack.send_signal(signal.SIGINT)  # what Ctrl-C sends
         stack.wait(timeout=60)
     finally:
         if stack.poll() is None:
             stack.kill()
-    time.sleep(1)
-    assert _processes_mentioning(f"-p {port}") == []  # daphne
-    assert _processes_mentioning(f"tradechat-{port}@") == []  # the Celery worker and its pool
-    assert _processes_mentioning(f"tradechat-io-{port}@") == []  # the io (threads) worker
+    assert _processes_gone(f"-p {port}") == []  # daphne
+    assert _processes_gone(f"tradechat-{port}@") == []  # the Celery worker and its pool
+    assert _processes_gone(f"tradechat-io-{port}@") == []  # the io (threads) worker
 
 
 def test_embedded_redis_goes_with_a_parent_killed_outright():
@@ -61,5 +71,4 @@ def test_embedded_redis_goes_with_a_parent_killed_outright():
     assert _processes_mentioning(f"redis-server 127.0.0.1:{port}")
     parent.kill()
     parent.wait()
-    time.sleep(1)
-    assert _processes_mentioning(f"redis-server 127.0.0.1:{port}") == []
+    assert _processes_gone(f"redis-server 127.0.0.1:{port}") == []

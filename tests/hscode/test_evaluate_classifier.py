@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from hscode.analysis.evaluation import kfold_splits
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 ROWS = [
     {"text": "아이폰 15 프로", "hs6": "851713", "lang": "ko"},

@@ -4,7 +4,7 @@ from hscode.analysis.analyse import analyse_text
 from hscode.models import ClassificationCase, case_text_hash
 from hscode.selectors import SHIPPED_SOURCES, case_index_clear, case_index_get
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 @pytest.fixture(autouse=True)

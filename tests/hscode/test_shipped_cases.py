@@ -9,7 +9,7 @@ from django.core.management import call_command
 from hscode.models import ClassificationCase
 from hscode.services import classification_cases_import, classification_cases_shipped_load
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 KCS = Path(__file__).resolve().parents[2] / "data" / "kcs"
 
 

@@ -128,3 +128,23 @@ def write_tariff_xlsx(path: Path, sheets: dict[str, list[dict[str, Any]]]) -> Pa
             cell.number_format = "@"
     workbook.save(path)
     return path
+
+
+def this_year_period(today: dt.date | None = None) -> tuple[str, str]:
+    """The usual 관세율표 period (the calendar year) around today, as YYYYMMDD."""
+    year = (today or dt.date.today()).year
+    return f"{year}0101", f"{year}1231"
+
+
+def sample_tariff_rows(today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Rates of this year for the HSK lines of 0203.29 and 8517.13, in the 관세율표 layout (test figures)."""
+    start, end = this_year_period(today)
+    rows = []
+    for code, figures in {
+        "0203291000": {"A": "25", "C": "22.5", "FUS1": "0", "FCL1": "0", "FCN1": "18.8", "FEU1": "0"},
+        "0203299000": {"A": "25", "C": "22.5", "FUS1": "0", "FCN1": "20", "FVN1": "4.5"},
+        "8517130000": {"A": "8", "C": "0", "FUS1": "0", "FEU1": "0"},
+    }.items():
+        for rate_type, rate in figures.items():
+            rows.append(tariff_row(code, rate_type, rate, start, end))
+    return rows

@@ -31,8 +31,6 @@ class Command(BaseCommand):
             except KcsFileError as exc:
                 raise CommandError(str(exc)) from None
         if result.skipped:
-            self.stdout.write(f"HSK {result.edition}: this file is already loaded ({result.lines} lines); nothing done")
+            self.stdout.write(f"{result}; nothing done (--force reloads it)")
             return
-        self.stdout.write(
-            self.style.SUCCESS(f"HSK {result.edition}: loaded {result.lines} lines and {result.groups} group rows")
-        )
+        self.stdout.write(self.style.SUCCESS(str(result)))

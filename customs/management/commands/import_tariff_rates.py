@@ -1,7 +1,7 @@
 """python manage.py import_tariff_rates FILE -- load the 관세청 관세율표 (data.go.kr 15051179), xlsx or csv.
 
 The whole file is checked first; a file with any bad line loads nothing and the error names every bad line.
-Its rows replace every stored rate whose validity overlaps the period the file covers.
+Its rows replace every stored rate whose validity overlaps one of the periods in the file.
 """
 
 from __future__ import annotations

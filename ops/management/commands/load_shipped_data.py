@@ -1,13 +1,14 @@
 """python manage.py load_shipped_data -- load the data the product ships, on first start (idempotent).
 
 Run by `make run` (devtools/stack.py) and the compose `migrate` service right after migrate, and by the test
-session setup. Each step skips a dataset already loaded at that edition and checksum. Keep this a list of
-service calls, one per dataset.
+session setup. Each step is one service call that skips a dataset already loaded at that edition and checksum,
+and returns a result whose str() says what it did. Add a dataset by adding one line to STEPS.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -15,6 +16,12 @@ from tqdm import tqdm
 from customs.services import shipped_hsk_load
 from hscode.services import classification_cases_shipped_load
 from kcs import KcsFileError
+
+# (label, service taking a `progress` callback)
+STEPS: list[tuple[str, Callable[..., object]]] = [
+    ("관세청 HSK table", shipped_hsk_load),
+    ("KCS case corpora", classification_cases_shipped_load),
+]
 
 
 class Command(BaseCommand):
@@ -25,13 +32,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         show = not options["no_progress"] and options["verbosity"] > 0
-        try:
-            with tqdm(unit=" lines", desc="HSK table", file=sys.stderr, disable=not show, leave=False) as bar:
-                hsk = shipped_hsk_load(progress=bar.update)
-        except KcsFileError as exc:
-            raise CommandError(str(exc)) from None
-        state = "already loaded" if hsk.skipped else "loaded"
-        self.stdout.write(f"HSK {hsk.edition}: {state} ({hsk.lines} lines)")
-        for name, result in classification_cases_shipped_load().items():
-            self.stdout.write(f"cases {name}: {result.imported} loaded, {result.present} already present, "
-                              f"{len(result.invalid)} invalid")
+        for label, load in STEPS:
+            try:
+                with tqdm(unit=" rows", desc=label, file=sys.stderr, disable=not show, leave=False) as bar:
+                    result = load(progress=bar.update)
+            except KcsFileError as exc:
+                raise CommandError(f"{label}: {exc}") from None
+            self.stdout.write(f"{label}: {result}")
