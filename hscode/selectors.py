@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 
 from hscode.analysis.cases import Case, CaseIndex, CombinedCaseIndex
 
@@ -24,13 +24,12 @@ def _part(shipped: bool) -> QuerySet[ClassificationCase]:
     return rows.filter(source__in=SHIPPED_SOURCES) if shipped else rows.exclude(source__in=SHIPPED_SOURCES)
 
 
-def case_index_key() -> tuple[int, int, int, int]:
-    """(count, highest id) of the shipped part and of the rest: changes whenever a case is added or deleted."""
-    key: list[int] = []
-    for shipped in (True, False):
-        stats = _part(shipped).aggregate(n=Count("id"), top=Max("id"))
-        key += [stats["n"] or 0, stats["top"] or 0]
-    return tuple(key)  # type: ignore[return-value]
+def case_index_key() -> tuple:
+    """The shipped part by its content (count, lowest and highest text hash: the same corpus loaded again keeps
+    its key), the rest by (count, highest id): changes whenever a case is added or deleted."""
+    shipped = _part(True).aggregate(n=Count("id"), low=Min("text_hash"), high=Max("text_hash"))
+    rest = _part(False).aggregate(n=Count("id"), top=Max("id"))
+    return (shipped["n"] or 0, shipped["low"] or "", shipped["high"] or "", rest["n"] or 0, rest["top"] or 0)
 
 
 def _build(shipped: bool) -> CaseIndex:
@@ -49,20 +48,23 @@ def case_index_get() -> CombinedCaseIndex | None:
     One index per process; callers on the request path may call this on every message (two aggregate queries).
     """
     key = case_index_key()
-    if key[0] == 0 and key[2] == 0:
+    if key[0] == 0 and key[3] == 0:
         return None
     if _cached.get("key") == key:
         return _cached["index"]  # type: ignore[return-value]
     with _lock:
         if _cached.get("key") != key:
-            parts = []
-            for shipped, part_key in ((True, key[:2]), (False, key[2:])):
-                name = "shipped" if shipped else "rest"
-                if _cached.get(name + "_key") != part_key:
-                    _cached[name] = _build(shipped)
-                    _cached[name + "_key"] = part_key
-                parts.append(_cached[name])
-            _cached["index"] = CombinedCaseIndex(parts)  # type: ignore[arg-type]
+            shipped_key, rest_key = key[:3], key[3:]
+            # the last few shipped indexes by content: a corpus emptied and loaded again is not rebuilt
+            shipped_indexes: dict = _cached.setdefault("shipped", {})  # type: ignore[assignment]
+            if shipped_key not in shipped_indexes:
+                if len(shipped_indexes) >= 2:
+                    shipped_indexes.pop(next(iter(shipped_indexes)))
+                shipped_indexes[shipped_key] = _build(True)
+            if _cached.get("rest_key") != rest_key:
+                _cached["rest"] = _build(False)
+                _cached["rest_key"] = rest_key
+            _cached["index"] = CombinedCaseIndex([shipped_indexes[shipped_key], _cached["rest"]])  # type: ignore[list-item]
             _cached["key"] = key
     return _cached["index"]  # type: ignore[return-value]
 
