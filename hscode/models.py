@@ -14,6 +14,8 @@ class ClassificationCase(models.Model):
     class Source(models.TextChoices):
         IMPORT = "import", "Imported file"
         REVIEW = "review", "Staff review"
+        KCS_NAMES = "kcs_names", "KCS trade-name declarations (shipped, 출처: 관세청)"
+        KCS_RULING = "kcs_ruling", "KCS classification rulings (shipped, 출처: 관세청)"
 
     class Lang(models.TextChoices):
         KO = "ko", "Korean"
@@ -24,7 +26,11 @@ class ClassificationCase(models.Model):
     text_hash = models.CharField(max_length=64, editable=False)
     hs6 = models.CharField(max_length=6, db_index=True)
     lang = models.CharField(max_length=2, choices=Lang.choices, default=Lang.EN)
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.IMPORT)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.IMPORT, db_index=True)
+    # KCS rulings: the decision's reference id (품목분류2과-5029) and date; shown as "유사 결정사례".
+    reference_id = models.CharField(max_length=64, blank=True, default="")
+    decision_date = models.DateField(null=True, blank=True)
+    hsk10 = models.CharField(max_length=10, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

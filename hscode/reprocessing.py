@@ -187,6 +187,10 @@ def review_case_put(message: ChatMessage, hs6: str) -> ClassificationCase | None
     ClassificationCase.objects.filter(source=ClassificationCase.Source.REVIEW, text_hash=text_hash).exclude(
         hs6=hs6
     ).delete()
+    # the same text and code imported earlier becomes a staff verdict (a new row, so cached indexes notice)
+    ClassificationCase.objects.filter(text_hash=text_hash, hs6=hs6).exclude(
+        source=ClassificationCase.Source.REVIEW
+    ).delete()
     language = (message.hscode_analysis or {}).get("language")
     case, _ = ClassificationCase.objects.get_or_create(
         text_hash=text_hash,

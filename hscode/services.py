@@ -8,30 +8,40 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import time
 import unicodedata
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg
+from django.utils.dateparse import parse_date
 
 from chat import contracts
 from chat.events import event_emit
+from chat.llm import LlmConfig
 from chat.metrics import task_metrics_record
 from chat.models import ChatMessage, ConversationEvent
 
 from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
+from .analysis.nomenclature import get_nomenclature
+from .analysis.text import clean, detect_language
 from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order
 from .context7 import context7_consult, context7_enabled, context7_error_event_data
+from .models import ClassificationCase, case_text_hash
+from .rerank import llm_rerank
 from .selectors import case_index_get
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "2026.11.1"
+ANALYSIS_VERSION = "2026.11.29"  # issue 15: shipped case index, Korean names, typed-code cues, calibration maps
 # Time kept back from the button budget for building and announcing the buttons after Context7.
 BUTTON_MARGIN_S = 0.5
 # The HS code bookmark (sse_bookmark_data) is offered only at or above this confidence.
@@ -39,8 +49,103 @@ BOOKMARK_CONFIDENCE = 0.8
 
 
 def message_analyse(text: str) -> TextAnalysis:
-    """The one way the pipeline analyses text: the classifier plus any labelled cases staff loaded."""
-    return analyse_text(text, cases=case_index_get())
+    """The one way the pipeline analyses text: the classifier with the case index, then (when configured) the
+    LLM re-ranking of its candidates, whose every failure leaves the local ranking in place."""
+    analysis = analyse_text(text, cases=case_index_get())
+    config = rerank_config()
+    if config is not None:
+        analysis, outcome = llm_rerank(analysis, config)
+        logger.info("llm rerank: %s %s", outcome.status, outcome.code or "")
+    return analysis
+
+
+def rerank_config() -> LlmConfig | None:
+    if not (settings.LLM_RERANK and settings.LLM_BASE_URL):
+        return None
+    return LlmConfig(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, model=settings.LLM_MODEL,
+                     timeout_s=settings.LLM_RERANK_TIMEOUT_S, max_s=settings.LLM_RERANK_TIMEOUT_S)
+
+
+# --- labelled cases ------------------------------------------------------------------------------------------
+
+# The case corpora the project ships (data/kcs/README.md; 출처: 관세청), loaded on first start.
+SHIPPED_CASE_FILES = (
+    ("hs_cases_kcs_names_en.jsonl", ClassificationCase.Source.KCS_NAMES),
+    ("hs_cases_kcs_rulings_ko.jsonl", ClassificationCase.Source.KCS_RULING),
+)
+
+
+@dataclass(frozen=True)
+class CaseImportResult:
+    imported: int
+    present: int  # already in the index (same text and code)
+    invalid: list[str]  # "line N: why" for each row skipped
+
+
+def classification_cases_import(lines: Iterable[str], source: str) -> CaseImportResult:
+    """Load JSONL case rows {"text", "hs6", "lang"?, "hsk10"?, "reference_id"?, "decision_date"?} in one transaction.
+
+    Rows already present (same text and code) are skipped, so loading a file twice adds nothing.
+    """
+    nomenclature = get_nomenclature()
+    rows: dict[tuple[str, str], ClassificationCase] = {}
+    invalid: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            text = clean(str(row["text"])).strip()
+            hs6 = "".join(ch for ch in str(row["hs6"]) if ch.isdigit())
+        except (json.JSONDecodeError, KeyError, TypeError):
+            invalid.append(f"line {number}: expected {{\"text\", \"hs6\"}}")
+            continue
+        if not text or len(hs6) < 6 or hs6[:6] not in nomenclature:
+            invalid.append(f"line {number}: {hs6!r} is no HS 2022 subheading")
+            continue
+        decision_date = parse_date(str(row.get("decision_date") or "")) if row.get("decision_date") else None
+        hsk10 = "".join(ch for ch in str(row.get("hsk10") or "") if ch.isdigit())
+        key = (case_text_hash(text), hs6[:6])
+        rows.setdefault(key, ClassificationCase(
+            text=text, text_hash=key[0], hs6=hs6[:6],
+            lang=row.get("lang") if row.get("lang") in ("ko", "en") else detect_language(text), source=source,
+            reference_id=str(row.get("reference_id") or "")[:64], decision_date=decision_date,
+            hsk10=hsk10 if len(hsk10) == 10 and hsk10.startswith(hs6[:6]) else "",
+        ))
+    existing: set[tuple[str, str]] = set()
+    hashes = [k[0] for k in rows]
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        existing.update(ClassificationCase.objects.filter(text_hash__in=chunk).values_list("text_hash", "hs6"))
+    new = [case for key, case in rows.items() if key not in existing]
+    with transaction.atomic():
+        ClassificationCase.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+    return CaseImportResult(imported=len(new), present=len(rows) - len(new), invalid=invalid)
+
+
+class ShippedCasesResult(dict):
+    """{file name: CaseImportResult}, printed as one line by load_shipped_data."""
+
+    def __str__(self) -> str:
+        return "; ".join(f"{name} {r.imported} loaded, {r.present} already present, {len(r.invalid)} invalid"
+                         for name, r in self.items())
+
+
+def classification_cases_shipped_load(*, progress: Callable[[int], object] | None = None) -> ShippedCasesResult:
+    """Load the shipped KCS case corpora into the case index (idempotent; run by load_shipped_data)."""
+    folder = Path(settings.BASE_DIR) / "data" / "kcs"
+    results = ShippedCasesResult()
+    for name, source in SHIPPED_CASE_FILES:
+        path = folder / name
+        expected = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+        if ClassificationCase.objects.filter(source=source).count() >= expected:
+            results[name] = CaseImportResult(imported=0, present=expected, invalid=[])
+        else:
+            with path.open(encoding="utf-8") as fh:
+                results[name] = classification_cases_import(fh, source)
+        if progress is not None:
+            progress(expected)
+    return results
 
 
 @contextmanager

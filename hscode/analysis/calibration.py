@@ -21,7 +21,11 @@ so that the five confidences sum to about the measured top-5 accuracy.
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
+from collections.abc import Iterable
+from pathlib import Path
 
 from .classifier import Query, Ranking
 
@@ -107,3 +111,120 @@ def candidate_confidences(ranking: Ranking, query: Query, language: str) -> list
         ratio = max(0.0, min(1.0, item.score / s1))
         out.append(conf1 * ratio**RANK_DECAY_POWER * (1.0 - conf1 if conf1 > 0.5 else 1.0))
     return [max(0.0, min(1.0, c)) for c in out]
+
+
+# Reliability maps per (language, source of evidence): (raw confidence, calibrated) knots, fitted by isotonic
+# regression on out-of-fold predictions over the shipped case corpora (`manage.py fit_calibration`, which writes
+# hscode/data/calibration.json and prints the cross-fitted reliability table of docs/classifier.md). A missing
+# map leaves the raw confidence as it is.
+CALIBRATION_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.json"
+MIN_BLOCK = 25  # rows per isotonic block at least: a band is not claimed on a handful of rows
+MIN_FIT_ROWS = 100  # a stratum with fewer out-of-fold rows gets no map
+# Where no map was fitted (no measurement for that language, source and kind of text), a code is not claimed.
+UNMEASURED_CAP = 0.45
+SHORT_TEXT = 80  # characters: trade names and chat product names are short, rulings are descriptions
+
+
+def text_kind(text: str) -> str:
+    return "short" if len(text) <= SHORT_TEXT else "long"
+
+
+def _load_maps(path: Path) -> dict[tuple[str, str], tuple[tuple[float, float], ...]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return {
+        (entry["language"], entry["source"], entry["kind"]): tuple((float(x), float(y)) for x, y in entry["knots"])
+        for entry in data["maps"]
+    }
+
+
+CALIBRATION_MAPS: dict[tuple[str, str, str], tuple[tuple[float, float], ...]] = _load_maps(CALIBRATION_FILE)
+_enabled = {"on": True}
+
+
+def calibration_set(enabled: bool) -> None:
+    """Switch the maps off while collecting the raw predictions they are fitted on."""
+    _enabled["on"] = enabled
+
+
+def calibration_input(source: str, features: dict[str, float]) -> float:
+    """What a source's map reads. A case vote: the share of the vote its code won times the similarity of its
+    nearest case -- how close the decisions it leans on are, which is what changes between corpora (a trade name
+    among 34,000 trade names has near twins, a ruling written elsewhere rarely does). Retrieval: its own
+    confidence."""
+    if source == "cases":
+        return features.get("case_share", 0.0) * features.get("case_similarity", 0.0)
+    return features.get("raw", 0.0)
+
+
+def calibrate(raw: float, language: str, source: str, kind: str) -> float:
+    """The calibrated confidence of a top candidate whose map input is `raw`.
+
+    Without a map for its language, source and kind of text, the confidence stays below the claim threshold:
+    a band that was never measured is not claimed."""
+    if not _enabled["on"]:
+        return raw
+    knots = CALIBRATION_MAPS.get((language, source, kind))
+    return apply_knots(raw, knots) if knots else min(raw, UNMEASURED_CAP)
+
+
+def apply_knots(raw: float, knots: tuple[tuple[float, float], ...]) -> float:
+    """Piecewise-linear through the knots, flat beyond the first and the last."""
+    if not knots:
+        return raw
+    if raw <= knots[0][0]:
+        return knots[0][1]
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
+        if raw <= x1:
+            return y0 + (y1 - y0) * ((raw - x0) / (x1 - x0) if x1 > x0 else 1.0)
+    return knots[-1][1]
+
+
+def isotonic_knots(pairs: Iterable[tuple[float, bool]], min_block: int = MIN_BLOCK) -> tuple[tuple[float, float], ...]:
+    """Pool-adjacent-violators over (raw confidence, right?) sorted by raw: blocks of at least `min_block` rows
+    whose accuracy never falls as raw rises; one knot (mean raw, lower bound of the accuracy) per block."""
+    ordered = sorted((float(x), 1.0 if y else 0.0) for x, y in pairs)
+    if not ordered:
+        return ()
+    # start from blocks of min_block rows, then merge violators
+    blocks: list[list[float]] = []  # [sum_x, sum_y, n]
+    for start in range(0, len(ordered), min_block):
+        chunk = ordered[start : start + min_block]
+        if blocks and len(chunk) < min_block:
+            blocks[-1][0] += sum(x for x, _ in chunk)
+            blocks[-1][1] += sum(y for _, y in chunk)
+            blocks[-1][2] += len(chunk)
+            continue
+        blocks.append([sum(x for x, _ in chunk), sum(y for _, y in chunk), float(len(chunk))])
+        while len(blocks) > 1 and (
+            blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]
+            or abs(blocks[-2][0] / blocks[-2][2] - blocks[-1][0] / blocks[-1][2]) < 1e-9  # ties pool together
+        ):
+            last = blocks.pop()
+            for i in range(3):
+                blocks[-1][i] += last[i]
+    # each block says the one-sided 95 % lower bound of its accuracy (Wilson): a band of 30 rows at 90 % does not
+    # earn 0.9 -- a code is claimed only where it is right at least as often as it says, with room for chance
+    # a small block's lower bound can fall below its neighbour's: pool the two (never raise a block by fiat)
+    merged = True
+    while merged and len(blocks) > 1:
+        merged = False
+        for i in range(len(blocks) - 1):
+            if _wilson_lower(blocks[i][1], blocks[i][2]) > _wilson_lower(blocks[i + 1][1], blocks[i + 1][2]):
+                nxt = blocks.pop(i + 1)
+                for j in range(3):
+                    blocks[i][j] += nxt[j]
+                merged = True
+                break
+    return tuple((round(sx / n, 4), round(_wilson_lower(sy, n), 4)) for sx, sy, n in blocks)
+
+
+def _wilson_lower(right: float, n: float, z: float = 1.645) -> float:
+    if n <= 0:
+        return 0.0
+    p = right / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - margin) / (1 + z * z / n))

@@ -191,7 +191,8 @@ class HSIndex:
     def known(self, token: str) -> bool:
         return token in self.bm6.vocab_dict or token in self.bm2.vocab_dict
 
-    def rank(self, query: Query, k: int = 5, *, diverse: bool = True) -> Ranking:
+    def rank(self, query: Query, k: int = 5, *, diverse: bool = True, extra: np.ndarray | None = None) -> Ranking:
+        """`extra`: further scores per subheading (aligned with sub_codes), added to the combined score."""
         weights = query.dampened()
         s6 = _scores(self.bm6, weights)
         s4 = _scores(self.bm4, weights)
@@ -203,6 +204,8 @@ class HSIndex:
                 continue
             normed = scores / top
             combined += LEVEL_WEIGHTS[level] * (normed if index is None else normed[index])
+        if extra is not None:
+            combined += extra
         if query.hints:
             total = sum(LEVEL_WEIGHTS.values())
             for prefix, weight in query.hints.items():

@@ -1,14 +1,24 @@
-"""Evaluate analyse_text on labelled JSONL ({"text", "hs6", "lang"?} per line). Plain Python."""
+"""Evaluate analyse_text on labelled JSONL ({"text", "hs6", "lang"?} per line). Plain Python.
+
+Guards against measuring memory: `leaked_rows` finds evaluation rows whose text
+is already in the case index (the command refuses to score them), and
+`evaluate_kfold` scores each fold of a case file with an index built from the
+other folds only.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterable
 
 from .analyse import CONFIDENCE_THRESHOLD, analyse_text, warm_up
-from .cases import CaseIndex
-from .text import detect_language
+from .calibration import MIN_FIT_ROWS, UNMEASURED_CAP, apply_knots, calibration_input, isotonic_knots, text_kind
+from .cases import AnyCaseIndex, Case, CaseIndex
+from .text import clean, detect_language
+
+EVIDENCE_SOURCES = ("explicit", "review", "cases", "lexical")
 
 BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
 
@@ -30,8 +40,26 @@ def read_jsonl(path: str) -> list[dict]:
     return rows
 
 
-def case_index_from_rows(rows: Iterable[dict]) -> CaseIndex:
-    return CaseIndex((str(r["text"]), str(r["hs6"])) for r in rows)
+def case_from_row(row: dict, source: str = "import") -> Case:
+    return Case(
+        text=str(row["text"]),
+        hs6=str(row["hs6"]),
+        source=str(row.get("case_source") or source),
+        reference_id=str(row.get("reference_id") or ""),
+        decision_date=str(row.get("decision_date") or ""),
+        hsk10=str(row.get("hsk10") or ""),
+    )
+
+
+def case_index_from_rows(rows: Iterable[dict], source: str = "import") -> CaseIndex:
+    return CaseIndex(case_from_row(r, source) for r in rows)
+
+
+def leaked_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[int]:
+    """Line numbers (1-based) of rows whose text is in the case index."""
+    if cases is None:
+        return []
+    return [i for i, row in enumerate(rows, start=1) if cases.contains(str(row["text"]))]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -91,9 +119,91 @@ def _summary(records: list[dict]) -> dict:
     }
 
 
-def evaluate(rows: list[dict], cases: CaseIndex | None = None) -> dict:
-    """Accuracy, calibration and latency, overall and per language."""
+def evaluate(rows: list[dict], cases: AnyCaseIndex | None = None) -> dict:
+    """Accuracy, calibration and latency, overall, per language and per source of the top candidate's evidence."""
     warm_up()
+    return summarise(score_rows(rows, cases))
+
+
+def summarise(records: list[dict]) -> dict:
+    result = _summary(records)
+    result["by_lang"] = {lang: _summary([r for r in records if r["lang"] == lang]) for lang in ("en", "ko")}
+    result["by_evidence"] = {
+        source: _summary([r for r in records if r["evidence"] == source]) for source in EVIDENCE_SOURCES
+    }
+    return result
+
+
+def kfold_splits(n: int, k: int, seed: int = 15, groups: list[int] | None = None) -> list[list[int]]:
+    """k disjoint folds of range(n), shuffled with a fixed seed; rows of one group stay in one fold."""
+    if k < 2 or k > n:
+        raise ValueError(f"k-fold needs 2 <= k <= number of rows ({n}); got {k}")
+    rng = random.Random(seed)
+    if groups is None:
+        order = list(range(n))
+        rng.shuffle(order)
+        return [order[i::k] for i in range(k)]  # in shuffled order: a prefix of a fold is a random sample of it
+    members: dict[int, list[int]] = {}
+    for row, group in enumerate(groups):
+        members.setdefault(group, []).append(row)
+    keys = list(members)
+    rng.shuffle(keys)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for key in sorted(keys, key=lambda g: -len(members[g])):  # biggest groups first, each to the smallest fold
+        min(folds, key=len).extend(members[key])
+    for fold in folds:
+        rng.shuffle(fold)
+    return folds
+
+
+def near_duplicate_groups(rows: list[dict], threshold: float = 0.5) -> list[int]:
+    """Group id per row: rows whose similarity reaches `threshold` (directly or through others) share a group, so
+    k-fold keeps near duplicates on one side, as the dev files were kept apart from the shipped corpora."""
+    index = CaseIndex(case_from_row(r) for r in rows)
+    position = {(c.text, c.hs6): i for i, c in enumerate(index.cases)}
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    row_case = [position.get((clean(str(r["text"])).strip(), str(r["hs6"])[:6])) for r in rows]
+    case_row = {c: i for i, c in enumerate(row_case) if c is not None}
+    for i, row in enumerate(rows):
+        sims = index.similarities(str(row["text"]))
+        for c in (sims >= threshold).nonzero()[0]:
+            j = case_row.get(int(c))
+            if j is not None and j != i:
+                parent[find(i)] = find(j)
+    return [find(i) for i in range(len(rows))]
+
+
+def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "import", base_cases: Iterable[Case] = (),
+                   limit_per_fold: int | None = None, progress=None, groups: list[int] | None = None) -> dict:
+    """Score each fold with a case index built from the other folds (plus `base_cases`, which must not hold
+    the file's rows): the vote never sees its test row."""
+    warm_up()
+    base = list(base_cases)
+    records: list[dict] = []
+    for number, fold in enumerate(kfold_splits(len(rows), k, groups=groups), start=1):
+        held = set(fold)
+        index = CaseIndex(base + [case_from_row(rows[i], source) for i in range(len(rows)) if i not in held])
+        test = [rows[i] for i in fold][:limit_per_fold]
+        fold_records = score_rows(test, index)
+        for record in fold_records:
+            record["fold"] = number
+        records.extend(fold_records)
+        if progress is not None:
+            progress(number, k, len(index), len(test))
+    result = summarise(records)
+    result["folds"] = k
+    result["records"] = records
+    return result
+
+
+def score_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[dict]:
     records = []
     for row in rows:
         text = str(row["text"])
@@ -115,16 +225,18 @@ def evaluate(rows: list[dict], cases: CaseIndex | None = None) -> dict:
                 "top5_6": gold in codes[:5],
                 "top1_4": bool(top and top[:4] == gold[:4]),
                 "top1_2": bool(top and top[:2] == gold[:2]),
+                "evidence": analysis.candidates[0].source if codes else "lexical",
+                "kind": text_kind(text),
+                "features": dict(analysis.calibration_features),
             }
         )
-    result = _summary(records)
-    result["by_lang"] = {lang: _summary([r for r in records if r["lang"] == lang]) for lang in ("en", "ko")}
-    return result
+    return records
 
 
 def format_report(result: dict) -> str:
     lines = []
     groups = [("all", result)] + [(lang, result["by_lang"][lang]) for lang in ("en", "ko")]
+    groups += [(f"evidence={source}", result["by_evidence"][source]) for source in EVIDENCE_SOURCES]
     for name, s in groups:
         if not s["n"]:
             continue
@@ -156,4 +268,53 @@ def json_line(result: dict) -> str:
         lang: {**{k: s[k] for k in keys}, "p50_ms": s["p50_ms"], "conf_ge_0_8": s["conf_ge_0_8"]}
         for lang, s in result["by_lang"].items()
     }
+    out["by_evidence"] = {
+        source: {"n": s["n"], "top1_6": s["top1_6"], "conf_ge_0_8": s["conf_ge_0_8"]}
+        for source, s in result.get("by_evidence", {}).items()
+    }
     return json.dumps(out, ensure_ascii=False, sort_keys=False)
+
+
+# --- calibration fitted where it is measured ---------------------------------------------------------------------
+
+
+def calibration_pairs(records: list[dict]) -> dict[tuple[str, str, str], list[tuple[float, bool, int]]]:
+    """(input, right?, fold) per (language, source of evidence, text kind) from uncalibrated out-of-fold records."""
+    groups: dict[tuple[str, str], list[tuple[float, bool, int]]] = {}
+    for r in records:
+        if r["top"] is None or r["evidence"] == "explicit":
+            continue  # a typed code is 1.0 by rule, not by fit
+        groups.setdefault((r["lang"], r["evidence"], r["kind"]), []).append(
+            (calibration_input(r["evidence"], r["features"]), bool(r["top1_6"]), int(r.get("fold", 0)))
+        )
+    return groups
+
+
+def cross_fitted_reliability(records: list[dict]) -> list[dict]:
+    """Reliability per (language, source, band) of maps fitted on the other half of the folds (odd vs even):
+    no row is scored by a map fitted on it."""
+    table = []
+    for (lang, source, kind), pairs in sorted(calibration_pairs(records).items()):
+        halves = [[p for p in pairs if p[2] % 2 == parity] for parity in (0, 1)]
+        scored: list[tuple[float, bool]] = []
+        for own, other in ((halves[0], halves[1]), (halves[1], halves[0])):
+            knots = isotonic_knots((x, y) for x, y, _ in other) if len(other) >= MIN_FIT_ROWS // 2 else ()
+            scored += [(apply_knots(x, knots) if knots else min(x, UNMEASURED_CAP), y) for x, y, _ in own]
+        for lo, hi in BANDS:
+            band = [y for c, y in scored if lo <= c < hi]
+            table.append({
+                "language": lang, "source": source, "kind": kind, "band": f"{lo:.1f}-{min(hi, 1.0):.1f}",
+                "n": len(band),
+                "mean_confidence": round(sum(c for c, _ in scored if lo <= c < hi) / len(band), 4) if band else None,
+                "accuracy": round(sum(band) / len(band), 4) if band else None,
+            })
+    return table
+
+
+def fitted_maps(records: list[dict]) -> list[dict]:
+    return [
+        {"language": lang, "source": source, "kind": kind, "n": len(pairs),
+         "knots": [list(k) for k in isotonic_knots((x, y) for x, y, _ in pairs)]}
+        for (lang, source, kind), pairs in sorted(calibration_pairs(records).items())
+        if len(pairs) >= MIN_FIT_ROWS
+    ]

@@ -5,6 +5,15 @@ Recognised: 8517.13, 8517.13.00, 8517.13-0000, 8517.13.0000, 851713,
 "제8517호", "8517호", "제85류", "85류", "chapter 85", "heading 8517".
 The first six digits are the international code; further digits are the
 national (HSK, HTS) extension and are kept as typed.
+
+A digit run is a typed code only when the text marks it as one: a notation
+that only codes use (dotted, dashed, 제…호, …류, HS/HSK prefix), a cue word
+next to it (HS, HSK, 세번, 품목번호, code, 코드, …) or a message that is only the
+code (with at most a question around it: "8517130000 수입 요건"). A bare 6, 8
+or 10 digit run inside a product description ("Galaxy 851713 case",
+"FROZEN VEAL RIB ; 020220") is a model, part or lot number as often as a code:
+it is kept with `cued=False`, is never `explicit`, and the classifier uses it
+only as a weak hint weighed against the text.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ class CodeMention:
     valid: bool
     reason: str = ""
     suggestions: tuple[str, ...] = field(default=())
+    cued: bool = True  # False: a bare digit run inside a description (a hint, never a typed code)
 
     @property
     def level(self) -> int:
@@ -123,6 +133,9 @@ def extract_codes(text: str, nomenclature: Nomenclature | None = None) -> list[C
             if len(code) in (3, 5):  # e.g. "HS 851" is no code
                 continue
             valid, reason, suggestions = _validate(code, nomenclature)
+            cued = notation != "bare" or _bare_is_cued(text, start, end)
+            if not cued and not valid:
+                continue  # an invalid number in a description is no code the person typed
             claimed.append((start, end))
             mentions.append(
                 CodeMention(
@@ -134,6 +147,7 @@ def extract_codes(text: str, nomenclature: Nomenclature | None = None) -> list[C
                     valid=valid,
                     reason=reason,
                     suggestions=suggestions,
+                    cued=cued,
                 )
             )
     mentions.sort(key=lambda m: m.span[0])
@@ -143,3 +157,51 @@ def extract_codes(text: str, nomenclature: Nomenclature | None = None) -> list[C
 def _plausible_bare(digits: str, nomenclature: Nomenclature) -> bool:
     """A bare digit run is taken for a code only when its chapter exists (not a price or a date)."""
     return digits[:2] in nomenclature and not digits.startswith("0000")
+
+
+# A word next to a bare digit run that marks it as a code ("세번 8517130000", "품목번호: 851713").
+_CUE_BEFORE = re.compile(
+    r"(?:\bhsk?|\bhts|세번|세\s번|품목\s*번호|품목분류(?:번호)?|관세\s*번호|\bcode|코드|\btariff|\bsubheading|\bheading)"
+    r"\s*(?:code|코드|번호|no\.?|number)?\s*(?:은|는|이|가|:|：|=|#|-)?\s*$",
+    re.IGNORECASE,
+)
+_REFERENCE_BEFORE = re.compile(r"\b(?:of|than|under|in|to|from)\s+(?:the\s+)?(?:sub)?headings?\s*(?:no\.?)?\s*$",
+                               re.IGNORECASE)
+_CUE_AFTER = re.compile(r"^\s*(?:번|호|\(?hsk?\)?|hs\s*code|hs코드|코드|세번)(?![가-힣a-z])", re.IGNORECASE)
+# Words that may surround a code in a message that is only the code ("851713 관세율 알려줘").
+_QUESTION_WORDS_EN = frozenset(
+    """
+    what whats what's which is are the hs hsk hts code codes for of tariff tariffs duty duties rate rates import
+    importing imports export exporting exports to from into korea korean please tell me my i we want need
+    classify classification how much does do can could would show find give get info information about on in a an
+    and or customs tax taxes vat fta regulation regulations requirement requirements statistics stats check this it
+    number lookup look up search
+    """.split()
+)
+_QUESTION_STEMS_KO = (
+    "알려", "알고", "뭐", "무엇", "무슨", "관세", "세율", "수입", "수출", "요건", "규제",
+    "규정", "통계", "정보", "조회", "검색", "확인", "코드", "품목", "해당", "부탁",
+    "어떻게", "어떤", "어디", "인가", "인지", "입니", "맞나", "맞아", "맞는", "궁금",
+    "얼마", "찾아", "보여", "설명", "세관", "원산지", "무역", "번호", "분류", "세번",
+    "이야", "인데", "이에요", "예요", "인가요", "주세요", "하려", "나요", "까요", "에요",
+    "어요", "내용",
+)
+_WORDS = re.compile(r"[A-Za-z]+|[가-힣]+")
+
+
+def _bare_is_cued(text: str, start: int, end: int) -> bool:
+    """True when a bare digit run is marked as a code by a cue word next to it or by being the whole message."""
+    before = text[max(0, start - 24) : start]
+    if _REFERENCE_BEFORE.search(before):
+        return False  # "parts of subheading 84433110": a cross-reference in a description, not the goods' code
+    if _CUE_BEFORE.search(before) or _CUE_AFTER.match(text[end : end + 12]):
+        return True
+    rest = text[:start] + " " + text[end:]
+    for word in _WORDS.findall(rest):
+        low = word.lower()
+        if low.isascii():
+            if low not in _QUESTION_WORDS_EN:
+                return False
+        elif len(word) > 1 and not word.startswith(_QUESTION_STEMS_KO):
+            return False
+    return True

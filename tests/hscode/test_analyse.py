@@ -34,7 +34,7 @@ def test_candidate_to_dict_uses_the_dotted_code():
 
 
 def test_explicit_code_comes_first_and_other_candidates_follow():
-    analysis = analyse_text("851713 스마트폰")
+    analysis = analyse_text("HS 851713 스마트폰")
     assert analysis.explicit is not None and analysis.explicit.code == "851713"
     assert analysis.candidates[0].source == "explicit"
     assert len({c.code for c in analysis.candidates}) == len(analysis.candidates)

@@ -1,32 +1,96 @@
-"""python manage.py evaluate_classifier PATH.jsonl [--json] [--cases FILE]"""
+"""python manage.py evaluate_classifier PATH.jsonl [--json] [--cases FILE | --no-cases] [--kfold K]
+
+By default the rows are scored with the loaded case index (what the chat uses). A file whose rows are in the
+index is refused: scoring a decision the vote has stored measures memory, not classification.
+"""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hscode.analysis.evaluation import case_index_from_rows, evaluate, format_report, json_line, read_jsonl
+from hscode.analysis.evaluation import (
+    case_index_from_rows,
+    evaluate,
+    evaluate_kfold,
+    format_report,
+    json_line,
+    leaked_rows,
+    read_jsonl,
+)
+from hscode.models import ClassificationCase
+from hscode.selectors import case_index_get
 
 
 class Command(BaseCommand):
     help = (
         "Evaluate the HS classifier on a JSONL file of {text, hs6, lang?}: top-1/top-5 at 6 digits, top-1 at "
-        "4 and 2 digits, calibration per confidence band and latency, per language."
+        "4 and 2 digits, calibration per confidence band and latency, per language and per source of evidence. "
+        "Uses the loaded case index unless --no-cases or --cases FILE; refuses rows that are in the index."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="JSONL file, one {\"text\", \"hs6\", \"lang\"?} object per line")
         parser.add_argument("--json", action="store_true", help="end with one JSON object holding the metrics")
-        parser.add_argument("--cases", help="JSONL file of labelled cases {\"text\", \"hs6\"} to load for this run")
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("--cases", help="JSONL file of labelled cases to use instead of the loaded index")
+        which.add_argument("--no-cases", action="store_true", help="retrieval alone, no case vote")
+        parser.add_argument(
+            "--kfold", type=int, metavar="K",
+            help="PATH is a case file: score each of K folds with an index of the other folds (plus the loaded "
+            "cases that are not in PATH, unless --no-cases)",
+        )
+        parser.add_argument("--case-source", default=ClassificationCase.Source.IMPORT,
+                            choices=ClassificationCase.Source.values, help="source given to PATH's rows in --kfold")
+        parser.add_argument("--limit-per-fold", type=int, metavar="N", help="--kfold: score at most N rows per fold")
 
     def handle(self, *args, **options):
         try:
             rows = read_jsonl(options["path"])
-            cases = case_index_from_rows(read_jsonl(options["cases"])) if options.get("cases") else None
+            file_cases = case_index_from_rows(read_jsonl(options["cases"])) if options.get("cases") else None
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if not rows:
             raise CommandError(f"{options['path']}: no rows")
+
+        if options["kfold"]:
+            if options.get("cases"):
+                raise CommandError("--kfold builds its own index; use --no-cases or nothing")
+            base = [] if options["no_cases"] else self._loaded_cases_except(rows)
+            try:
+                result = evaluate_kfold(
+                    rows, options["kfold"], source=options["case_source"], base_cases=base,
+                    limit_per_fold=options["limit_per_fold"],
+                    progress=lambda i, k, n, m: self.stderr.write(f"fold {i}/{k}: index {n} cases, scored {m}"),
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(format_report(result))
+            self.stdout.write(f"k-fold: {options['kfold']} folds; index per fold = other folds + {len(base)} "
+                              "loaded cases not in the file")
+            if options["json"]:
+                self.stdout.write(json_line(result))
+            return
+
+        if options["no_cases"]:
+            cases = None
+        elif file_cases is not None:
+            cases = file_cases
+        else:
+            cases = case_index_get()
+        leaked = leaked_rows(rows, cases)
+        if leaked:
+            shown = ", ".join(str(n) for n in leaked[:10]) + (" …" if len(leaked) > 10 else "")
+            raise CommandError(
+                f"{len(leaked)} of {len(rows)} rows are in the case index (lines {shown}): scoring them would "
+                "measure memory, not classification. Use --no-cases, another --cases file, or --kfold."
+            )
         result = evaluate(rows, cases)
         self.stdout.write(format_report(result))
-        if cases is not None:
-            self.stdout.write(f"cases loaded: {len(cases)}")
+        self.stdout.write(f"cases loaded: {len(cases) if cases is not None else 0}")
         if options["json"]:
             self.stdout.write(json_line(result))
+
+    def _loaded_cases_except(self, rows: list[dict]) -> list:
+        index = case_index_get()
+        if index is None:
+            return []
+        held = case_index_from_rows(rows)
+        return [case for case in index.cases if not held.contains(case.text)]

@@ -14,16 +14,18 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from customs.services import shipped_hsk_load
+from hscode.services import classification_cases_shipped_load
 from kcs import KcsFileError
 
 # (label, service taking a `progress` callback)
 STEPS: list[tuple[str, Callable[..., object]]] = [
     ("관세청 HSK table", shipped_hsk_load),
+    ("KCS case corpora", classification_cases_shipped_load),
 ]
 
 
 class Command(BaseCommand):
-    help = "Load the shipped datasets (관세청 HSK table, …) unless already loaded."
+    help = "Load the shipped datasets (관세청 HSK table, KCS case corpora) unless already loaded."
 
     def add_arguments(self, parser):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
