@@ -16,6 +16,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from hscode.services import ChoiceError, message_code_choose
+
 from . import contracts
 from .answering import answer_stop_request
 from .delivery import EventCursor
@@ -130,7 +132,12 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 await database_sync_to_async(answer_stop_request)(self.conversation.pk, frame.message_id)
             elif frame.type == contracts.CLIENT_RESYNC:
                 await self.cursor.replay(frame.after)
-        except FrameError as error:
+            elif frame.type == contracts.CLIENT_CODE_CHOOSE:
+                self.cursor.expect()
+                await database_sync_to_async(message_code_choose)(
+                    conversation_id=self.conversation.pk, message_id=frame.message_id, hscode=frame.hscode
+                )
+        except (FrameError, ChoiceError) as error:
             await self._send_json(contracts.error_frame(error.code, error.message))
         except DatabaseError:
             # Nothing was saved (the write is one transaction); the person can simply send again.

@@ -82,6 +82,9 @@ class ChatMessage(models.Model):
     hscode_analysis = models.JSONField(null=True, blank=True)
     context7_analysis = models.JSONField(null=True, blank=True)
     sse_bookmark_data = models.JSONField(null=True, blank=True)
+    # The person's own pick among the candidates offered ({"hscode", "confidence", "chosen_at"}): kept apart from
+    # staff verdicts (AnalysisReview) and kept through reprocessing.
+    person_choice = models.JSONField(null=True, blank=True)
     parallel_task_metrics = models.JSONField(null=True, blank=True)
     detail_page_processing_time = models.PositiveIntegerField(null=True, blank=True, help_text="milliseconds")
 
