@@ -173,15 +173,14 @@ def no_hscode_error_data(
 ) -> dict[str, Any]:
     """seed 002 error §2, with seed §7's `partialResults` (nothing was built; the best confidence reached).
 
-    `suggestions` stays Korean as in the seed; `suggestionsByLanguage` carries the same advice per page language.
+    `suggestions` are the seed's (Korean); `suggestionsByLanguage` carries the advice fitted to this message (a
+    how-to, or the question that would separate its weak candidates) in each page language.
     """
     suggestions = list(NO_HSCODE_SUGGESTIONS)
     for detail in needs_detail:
         text = DETAIL_SUGGESTIONS.get(detail)
         if text and text not in suggestions:
             suggestions.append(text)
-    if suggestions_by_language and suggestions_by_language.get("ko"):
-        suggestions = list(suggestions_by_language["ko"])
     data: dict[str, Any] = {
         "type": "hscode_detection_failed",
         "errorCode": NO_HSCODE_DETECTED,

@@ -290,13 +290,15 @@ def _analyse_and_store(message: ChatMessage) -> None:
             locked.status = ChatMessage.Status.FAILED
             locked.detail_page_processing_time = _elapsed_since(locked)
             fields += ["status", "detail_page_processing_time"]
+            # Weak candidates: the question that would separate them; no product at all: how to ask.
+            advice = record["follow_up"] if record["follow_up"].get("ko") else texts_by_language(HOW_TO)
             data = contracts.no_hscode_error_data(
                 context7_attempted=outcome is not None,
                 needs_detail=record["needs_detail"] or ["product"],
                 invalid_codes=record["invalid_codes"],
                 candidates=record["hscode_candidates"][:3],
                 confidence=record["classification_confidence"],
-                suggestions_by_language=record["follow_up"] or texts_by_language(HOW_TO),
+                suggestions_by_language=advice,
             )
             # Stored with the analysis, so a reload shows exactly what the live viewer saw.
             record["no_hscode"] = {"suggestionsByLanguage": data["suggestionsByLanguage"]}
@@ -317,7 +319,7 @@ def _candidate_buttons(record: dict, analysis: TextAnalysis, session_id: str) ->
     record["candidates_offered"] = []
     if record["resolved"] is not None and record["analysis_source"] != PERSON:
         return []
-    candidates = [c for c in record["hscode_candidates"] if len(_digits(c["code"])) == 6][: contracts.CANDIDATES_MAX]
+    candidates = [c for c in record["hscode_candidates"] if len(_digits(c["code"])) >= 6][: contracts.CANDIDATES_MAX]
     shown = [c for c in candidates if float(c["confidence"]) >= CANDIDATE_MIN_CONFIDENCE]
     names = candidate_names([str(c["code"]) for c in candidates]) if candidates else {}
     labels = {code: (f"{code} {ko}", f"{code} {en}") for code, (ko, en) in names.items()}
