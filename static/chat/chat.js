@@ -335,14 +335,22 @@
       try {
         // The seq first, then the messages: whatever happens in between is replayed after it.
         const conversation = await api("/api/conversations/" + conversationId + "/");
-        const page = await api("/api/conversations/" + conversationId + "/messages/?limit=500");
+        // Every page of messages (the API caps a page's size; `next` leads on until the end).
+        const messages = [];
+        let next = "/api/conversations/" + conversationId + "/messages/";
+        while (next) {
+          const page = await api(next);
+          messages.push.apply(messages, page.results);
+          next = page.next;
+        }
         messagesEl.replaceChildren();
         views.clear();
-        renderStored(page.results);
+        renderStored(messages);
         lastSeq = conversation.last_seq;
         localStorage.setItem("tradechat.conversation", conversationId);
         return;
       } catch (e) {
+        console.error("conversation load failed", e);
         conversationId = null; // gone or not ours: start a new one
       }
     }
