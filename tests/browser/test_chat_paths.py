@@ -31,7 +31,6 @@ def page_for(browser):  # noqa: F811
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: print("CONSOLE", message.text))
         page.goto(base_url + "/")
         page.wait_for_selector("#connection-state[data-state='open']", timeout=15_000)
         return page
@@ -59,7 +58,7 @@ def _settled(page, count: int = 1) -> None:
             f"() => document.querySelectorAll('.answer[data-state=complete]').length >= {count}", timeout=45_000
         )
     except Exception:
-        print("DEBUG", page.locator("#messages").inner_html())
+        print("messages when the wait ran out:", page.locator("#messages").inner_html())
         raise
     page.wait_for_function("() => !document.querySelector('.button-slot.pending')", timeout=45_000)
     visible_spinners = page.locator(".spinner").evaluate_all(
@@ -73,7 +72,7 @@ def _detail_types(page) -> set[str]:
     return {links.nth(i).get_attribute("data-button-type") for i in range(links.count())}
 
 
-def test_a_typed_code_gets_three_buttons_and_a_reload_midway_shows_the_same(page_for, llm_stack, llm,
+def test_a_typed_code_gets_three_buttons_and_a_reload_midway_shows_the_same(page_for, llm_stack, llm, hsk_table,
                                                                             transactional_db):
     llm.set(mode="stream", delay=0.12)
     page = page_for(llm_stack.base_url)
@@ -89,7 +88,7 @@ def test_a_typed_code_gets_three_buttons_and_a_reload_midway_shows_the_same(page
 
 
 def test_an_uncertain_product_offers_candidates_and_the_pick_leads_to_the_right_code(page_for, llm_stack, llm,
-                                                                                    transactional_db):
+                                                                                    hsk_table, transactional_db):
     llm.set(mode="stream", delay=0.12)
     page = page_for(llm_stack.base_url)
     _send(page, "냉동 삼겹살 수입하려면 어떤 규제가 있어?")
@@ -125,7 +124,7 @@ def test_an_uncertain_product_offers_candidates_and_the_pick_leads_to_the_right_
     page.wait_for_url("**/detail/hscode/0203.29/**")
 
 
-def test_a_greeting_gets_a_how_to_without_buttons_or_spinner(page_for, llm_stack, llm, transactional_db):
+def test_a_greeting_gets_a_how_to_without_buttons_or_spinner(page_for, llm_stack, llm, hsk_table, transactional_db):
     llm.set(mode="stream", delay=0.12)
     page = page_for(llm_stack.base_url)
     _send(page, "안녕하세요")
@@ -156,7 +155,7 @@ def context7_stack(live_stack, context7, tmp_path_factory):
 
 
 def test_a_context7_failure_shows_the_fallback_and_the_buttons_after_a_reload_while_it_waits(
-    page_for, context7_stack, context7, transactional_db
+    page_for, context7_stack, context7, hsk_table, transactional_db
 ):
     context7.reset()
     context7.set_fault("latency", delay=15)
@@ -175,7 +174,8 @@ def test_a_context7_failure_shows_the_fallback_and_the_buttons_after_a_reload_wh
     assert _detail_types(page) == {"HS_CODE", "REGULATION", "STATISTICS"}
 
 
-def test_english_mode_shows_english_candidates_buttons_and_how_to(page_for, llm_stack, llm, transactional_db):
+def test_english_mode_shows_english_candidates_buttons_and_how_to(page_for, llm_stack, llm, hsk_table,
+                                                                  transactional_db):
     llm.set(mode="stream", delay=0.12)
     page = page_for(llm_stack.base_url, "en")
     assert page.locator("html").get_attribute("lang") == "en"
