@@ -25,7 +25,7 @@ from .events import conversation_group
 from .protocol import FrameError, frame_parse
 from .ratelimit import message_rate_check
 from .selectors import Owner, conversation_get_for_owner
-from .services import message_create
+from .services import bookmark_save, message_create
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 await database_sync_to_async(message_code_choose)(
                     conversation_id=self.conversation.pk, message_id=frame.message_id, hscode=frame.hscode
                 )
+            elif frame.type == contracts.CLIENT_BOOKMARK_SAVE:
+                await database_sync_to_async(bookmark_save)(conversation=self.conversation, message_id=frame.message_id)
         except (FrameError, ChoiceError) as error:
             await self._send_json(contracts.error_frame(error.code, error.message))
         except DatabaseError:

@@ -18,6 +18,7 @@ BUTTONS_COMPLETE = "detail_page_buttons_complete"
 BUTTONS_ERROR = "detail_page_buttons_error"
 ANSWER_DELTA = "answer_delta"
 ANSWER_COMPLETE = "answer_complete"
+BOOKMARK_SAVED = "bookmark_saved"  # our extension: the person saved a message's sse_bookmark_data as 관심 품목
 ERROR = "error"  # a rejected client frame; never stored, carries no seq
 SNAPSHOT = "snapshot"
 
@@ -34,7 +35,9 @@ CLIENT_CHAT_STOP = "chat.stop"  # {"type": "chat.stop", "message_id"?: <id>} sto
 CLIENT_RESYNC = "resync"  # {"type": "resync", "after"?: <seq>} replays from after (default 0)
 # {"type": "hscode.choose", "message_id": <id>, "hscode": "0203.29"}: the person picks one of its candidates.
 CLIENT_CODE_CHOOSE = "hscode.choose"
-CLIENT_FRAME_TYPES = (CLIENT_CHAT_MESSAGE, CLIENT_CHAT_STOP, CLIENT_RESYNC, CLIENT_CODE_CHOOSE)
+# {"type": "bookmark.save", "message_id": <id>}: save the message's sse_bookmark_data as 관심 품목.
+CLIENT_BOOKMARK_SAVE = "bookmark.save"
+CLIENT_FRAME_TYPES = (CLIENT_CHAT_MESSAGE, CLIENT_CHAT_STOP, CLIENT_RESYNC, CLIENT_CODE_CHOOSE, CLIENT_BOOKMARK_SAVE)
 
 NO_HSCODE_DETECTED = "NO_HSCODE_DETECTED"
 
@@ -46,11 +49,12 @@ def client_contract() -> dict[str, Any]:
             "messageCreated": MESSAGE_CREATED, "thinking": THINKING, "buttonsStart": BUTTONS_START,
             "buttonReady": BUTTON_READY, "buttonsComplete": BUTTONS_COMPLETE, "buttonsError": BUTTONS_ERROR,
             "answerDelta": ANSWER_DELTA, "answerComplete": ANSWER_COMPLETE, "error": ERROR, "snapshot": SNAPSHOT,
+            "bookmarkSaved": BOOKMARK_SAVED,
         },
         "buttonTypes": list(BUTTON_TYPES),
         "noHscode": NO_HSCODE_DETECTED,
         "frames": {"message": CLIENT_CHAT_MESSAGE, "stop": CLIENT_CHAT_STOP, "resync": CLIENT_RESYNC,
-                   "choose": CLIENT_CODE_CHOOSE},
+                   "choose": CLIENT_CODE_CHOOSE, "bookmark": CLIENT_BOOKMARK_SAVE},
     }
 
 
@@ -72,6 +76,18 @@ def error_frame(code: str, message: str) -> dict[str, Any]:
 
 def message_created_data(*, role: str, content: str, created_at: str) -> dict[str, Any]:
     return {"role": role, "content": content, "created_at": created_at}
+
+
+def bookmark_offer(sse_bookmark_data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the page needs to offer the 관심 품목 action, from a message's seed 002 sse_bookmark_data."""
+    if not sse_bookmark_data or not sse_bookmark_data.get("bookmark_available"):
+        return None
+    return {key: sse_bookmark_data[key] for key in ("bookmark_type", "target_value", "display_name")}
+
+
+def bookmark_saved_data(*, bookmark_type: str, target_value: str, display_name: str) -> dict[str, Any]:
+    return {"bookmark_type": bookmark_type, "target_value": target_value, "display_name": display_name,
+            "timestamp": now_iso()}
 
 
 def thinking_data(*, session_uuid: str, user_id: int | None, content: str, progress: int = 15) -> dict[str, Any]:
@@ -106,6 +122,7 @@ def buttons_complete_data(
     candidates: list[dict[str, Any]] | None = None,
     follow_up: dict[str, list[str]] | None = None,
     chosen_by_person: bool = False,
+    bookmark: dict[str, Any] | None = None,
     buttons_generated: int,
     hscode: str | None,
     confidence: float,
@@ -143,6 +160,8 @@ def buttons_complete_data(
         data["followUpByLanguage"] = {lang: list(texts) for lang, texts in follow_up.items()}
     if chosen_by_person:
         data["chosenBy"] = "person"
+    if bookmark:
+        data["bookmark"] = bookmark
     return data
 
 
@@ -228,6 +247,7 @@ def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> di
 _PARTIAL_RESULTS = _obj(
     {"buttonsGenerated": _INT, "hscode_detected": {"type": ["string", "null"]}, "confidence_score": _CONF}
 )
+_BOOKMARK_OFFER = _obj({"bookmark_type": _STR, "target_value": _STR, "display_name": _STR})
 _BY_LANGUAGE = {"type": "object", "additionalProperties": {"type": "array", "items": _STR}}
 
 # Our extension of an HS_CODE button: below the confidence threshold it is one of up to three candidates.
@@ -381,6 +401,7 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "followUpByLanguage": _BY_LANGUAGE,
             "chosenBy": {"enum": ["person"]},
+            "bookmark": _BOOKMARK_OFFER,
         },
     ),
     BUTTONS_ERROR: {
@@ -436,6 +457,7 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             ),
         ]
     },
+    BOOKMARK_SAVED: _obj({"bookmark_type": _STR, "target_value": _STR, "display_name": _STR, "timestamp": _TS}),
     ANSWER_DELTA: _obj({"delta": _STR, "index": _INT}),
     ANSWER_COMPLETE: _obj(
         {

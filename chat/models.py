@@ -119,6 +119,31 @@ class SearchHistory(models.Model):
         return f"{self.hscode} {self.product_name}"
 
 
+class Bookmark(models.Model):
+    """A person's saved item ("관심 품목"), made from a message's seed 002 sse_bookmark_data: the chat sidebar lists
+    them, newest first."""
+
+    owner_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    owner_session_key = models.CharField(max_length=64, blank=True, default="")
+    bookmark_type = models.CharField(max_length=20)
+    target_value = models.CharField(max_length=40)
+    display_name = models.CharField(max_length=300, blank=True, default="")
+    message = models.ForeignKey(ChatMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner_user", "bookmark_type", "target_value"],
+                                    condition=Q(owner_user__isnull=False), name="bookmark_once_per_user"),
+            models.UniqueConstraint(fields=["owner_session_key", "bookmark_type", "target_value"],
+                                    condition=Q(owner_user__isnull=True), name="bookmark_once_per_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bookmark_type} {self.target_value}"
+
+
 class ConversationEvent(models.Model):
     """Every server event of a conversation, in seq order: the log that replay reads."""
 

@@ -94,6 +94,8 @@ def frame_parse(text_data: str | None, bytes_data: bytes | None = None) -> Clien
             raise FrameError("invalid_frame", "hscode는 후보 코드 문자열이어야 합니다 (예: 0203.29).")
         return ClientFrame(type=frame_type, message_id=_non_negative_int(payload.get("message_id"), "message_id"),
                            hscode=hscode)
+    if frame_type == contracts.CLIENT_BOOKMARK_SAVE:
+        return ClientFrame(type=frame_type, message_id=_non_negative_int(payload.get("message_id"), "message_id"))
     if frame_type == contracts.CLIENT_RESYNC:
         return ClientFrame(type=frame_type, after=_non_negative_int(payload.get("after", 0), "after"))
     return ClientFrame(type=frame_type, message=message_text_validate(payload.get("message")))

@@ -5,7 +5,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import contracts
 from .api import request_owner
-from .selectors import conversation_list_for_owner, recent_searches
+from .selectors import bookmark_list, conversation_list_for_owner, recent_searches
 
 
 def _chat_texts() -> dict[str, str]:
@@ -26,6 +26,8 @@ def _chat_texts() -> dict[str, str]:
         "suggestions": _("이렇게 해 보세요"),
         "stopped": _("(생성을 멈췄습니다)"),
         "candidate": _("후보"),
+        "bookmark": _("관심 품목에 추가"),
+        "bookmarked": _("관심 품목에 저장됨"),
         "chooseThis": _("이 코드로 보기"),
         "chosen": _("직접 고른 HS 코드"),
         "followUp": _("이것을 알려 주시면 코드를 정할 수 있습니다"),
@@ -48,5 +50,5 @@ def chat_page(request):
     owner = request_owner(request)
     conversations = list(conversation_list_for_owner(owner)[:20])
     context = {"conversations": conversations, "recent": recent_searches(owner), "chat_texts": _chat_texts(),
-               "chat_contract": contracts.client_contract()}
+               "chat_contract": contracts.client_contract(), "bookmarks": bookmark_list(owner)}
     return render(request, "chat/index.html", context)

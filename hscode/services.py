@@ -323,7 +323,9 @@ def _candidate_buttons(record: dict, analysis: TextAnalysis, session_id: str) ->
     shown = [c for c in candidates if float(c["confidence"]) >= CANDIDATE_MIN_CONFIDENCE]
     names = candidate_names([str(c["code"]) for c in candidates]) if candidates else {}
     labels = {code: (f"{code} {ko}", f"{code} {en}") for code, (ko, en) in names.items()}
-    record["follow_up"] = follow_up_texts(follow_up_questions(candidates, analysis.text, labels))
+    # Ask about the candidates the person sees (all of them when fewer than two clear the bar).
+    asked = shown if len(shown) >= 2 else candidates
+    record["follow_up"] = follow_up_texts(follow_up_questions(asked, analysis.text, labels))
     buttons = [
         candidate_button(code=str(c["code"]), confidence=float(c["confidence"]), rank=rank,
                          names=names[str(c["code"])], language=analysis.language,
@@ -443,6 +445,7 @@ def _complete(message: ChatMessage) -> None:
                         for b in record["detail_buttons"] if b.get("candidate")],
             follow_up=record.get("follow_up") if record["resolved"] is None else None,
             chosen_by_person=record["analysis_source"] == PERSON,
+            bookmark=contracts.bookmark_offer(message.sse_bookmark_data),
         ),
     )
     _task_b_finish(message, "completed")

@@ -15,6 +15,7 @@
   const stateEl = document.getElementById("connection-state");
   const formError = document.getElementById("form-error");
   const recentEl = document.getElementById("recent-searches");
+  const savedEl = document.getElementById("saved-codes");
 
   let conversationId = null;
   let socket = null;
@@ -61,6 +62,7 @@
       buttons.hidden = true;
       node.appendChild(buttons);
       node.appendChild(el("div", "follow-up"));
+      node.appendChild(el("div", "bookmark"));
       node.appendChild(el("div", "notice"));
       const answer = el("div", "answer");
       answer.hidden = true;
@@ -107,6 +109,50 @@
     buttons.hidden = false;
     v.node.querySelector(".follow-up").replaceChildren();
     v.node.querySelector(".notice").replaceChildren();
+    v.node.querySelector(".bookmark").replaceChildren();
+  }
+
+  function isSaved(code) {
+    return !!(savedEl && savedEl.querySelector('li[data-code="' + CSS.escape(code) + '"]'));
+  }
+
+  // The seed 002 sse_bookmark_data offered as a visible action: save the code as 관심 품목.
+  function renderBookmark(v, offer) {
+    const box = v.node.querySelector(".bookmark");
+    box.replaceChildren();
+    if (!offer || !offer.target_value) return;
+    const action = el("button", "secondary bookmark-action");
+    action.type = "button";
+    action.dataset.code = offer.target_value;
+    const saved = isSaved(offer.target_value);
+    action.textContent = saved ? T.bookmarked : T.bookmark;
+    action.disabled = saved;
+    action.addEventListener("click", function () {
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        formError.textContent = T.sendFailed;
+        formError.hidden = false;
+        return;
+      }
+      socket.send(JSON.stringify({ type: C.frames.bookmark, message_id: Number(v.node.dataset.messageId) }));
+    });
+    box.appendChild(action);
+  }
+
+  function addSaved(data) {
+    if (!savedEl) return;
+    const empty = savedEl.querySelector(".empty");
+    if (empty) empty.remove();
+    if (!isSaved(data.target_value)) {
+      const item = el("li");
+      item.dataset.code = data.target_value;
+      const link = el("a", null, data.target_value);
+      link.href = "/detail/hscode/" + encodeURIComponent(data.target_value) + "/";
+      item.appendChild(link);
+      if (data.display_name) item.appendChild(el("small", "muted", " " + data.display_name));
+      savedEl.prepend(item);
+    }
+    document.querySelectorAll('.bookmark-action[data-code="' + CSS.escape(data.target_value) + '"]').forEach(
+      function (action) { action.textContent = T.bookmarked; action.disabled = true; });
   }
 
   // No task is pending any more: no spinner may stay.
@@ -274,6 +320,7 @@
         endButtons(v);
         renderDetected(v, data.summary.hscode_detected, data.summary.confidence_score, data.chosenBy === "person");
         renderFollowUp(v, inLanguage(data.followUpByLanguage));
+        renderBookmark(v, data.bookmark);
         addRecent(data.summary.hscode_detected);
         break;
       case E.buttonsError:
@@ -282,6 +329,9 @@
         } else {
           renderFallback(v, data.errorMessage);
         }
+        break;
+      case E.bookmarkSaved:
+        addSaved(data);
         break;
       case E.answerDelta:
         if (frame.seq > v.answerBaseSeq && !v.answerDone) {
@@ -323,6 +373,8 @@
       const v = view(m.id);
       v.node.querySelector(".content").textContent = m.content;
       renderStoredAnalysis(v, m.status, m.hscode_analysis);
+      const bookmark = m.sse_bookmark_data;
+      if (m.status === "completed" && bookmark && bookmark.bookmark_available) renderBookmark(v, bookmark);
       const answer = answers.get(m.id);
       if (answer) setAnswer(v, answer.content, answer.status !== "streaming");
     });

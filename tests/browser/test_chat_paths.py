@@ -115,10 +115,16 @@ def test_an_uncertain_product_offers_candidates_and_the_pick_leads_to_the_right_
     assert page.locator(".candidate").count() == 0
     assert "0203.29" in page.locator(".message .status").inner_text()
 
-    _reload(page)  # the pick is stored: a reload shows the same buttons
+    page.click(".bookmark-action")  # 관심 품목에 추가
+    page.wait_for_selector("#saved-codes li[data-code='0203.29']", timeout=15_000)
+    assert page.locator(".bookmark-action").is_disabled()
+
+    _reload(page)  # the pick and the saved item are stored: a reload shows the same
     _settled(page)
     assert _detail_types(page) == {"HS_CODE", "REGULATION", "STATISTICS"}
     assert page.locator(".candidate").count() == 0
+    assert page.locator("#saved-codes li[data-code='0203.29']").count() == 1
+    assert page.locator(".bookmark-action").is_disabled()
     page.screenshot(path=str(SCREENSHOTS / "path-candidate-picked.png"), full_page=True)
     page.click(".button-slot:not(.candidate) a.detail-button[data-button-type='HS_CODE']")
     page.wait_for_url("**/detail/hscode/0203.29/**")

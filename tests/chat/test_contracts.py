@@ -132,6 +132,7 @@ def test_complete_with_candidates_and_follow_up_validates_and_still_covers_the_s
         cache_hit=False, context7_calls=0, context7_latency_ms=0, database_queries=3,
         candidates=[{"hscode": "0203.29", "confidence": 0.197}, {"hscode": "0203.21", "confidence": 0.175}],
         follow_up={"ko": ["질문"], "en": ["question"]},
+        bookmark=contracts.bookmark_offer(SEED["sse_bookmark_data"]),
     )
     jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTONS_COMPLETE])
     seed_complete = next(e["data"] for e in SEED["events"] if e["data"].get("type") == "complete")
@@ -146,3 +147,11 @@ def test_the_page_gets_every_event_name_and_frame_type_from_the_contract():
     assert set(client["events"].values()) == set(contracts.DATA_SCHEMAS) | {contracts.ERROR, contracts.SNAPSHOT}
     assert client["buttonTypes"] == list(contracts.BUTTON_TYPES)
     assert set(client["frames"].values()) == set(contracts.CLIENT_FRAME_TYPES)
+
+
+def test_the_seed_bookmark_data_becomes_an_offer_and_a_saved_event():
+    offer = contracts.bookmark_offer(SEED["sse_bookmark_data"])
+    assert offer == {"bookmark_type": "HS_CODE", "target_value": "8517.12.00",
+                     "display_name": "스마트폰 (HS Code 8517.12.00)"}
+    assert contracts.bookmark_offer(dict(SEED["sse_bookmark_data"], bookmark_available=False)) is None
+    jsonschema.validate(contracts.bookmark_saved_data(**offer), contracts.DATA_SCHEMAS[contracts.BOOKMARK_SAVED])

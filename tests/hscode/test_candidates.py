@@ -11,7 +11,9 @@ import jsonschema
 import pytest
 
 from chat import contracts
-from chat.models import AnalysisReview, ChatMessage, Conversation, ConversationEvent
+from chat.models import AnalysisReview, Bookmark, ChatMessage, Conversation, ConversationEvent
+from chat.protocol import FrameError
+from chat.services import bookmark_save
 from hscode.reprocessing import reprocess_request, reprocess_run
 from hscode.services import ChoiceError, detail_button_ready, detail_page_prepare, message_code_choose
 
@@ -149,3 +151,18 @@ def test_a_greeting_ends_with_no_hscode_detected_partial_results_and_a_how_to(co
     assert not any("재질" in s for s in how_to["ko"])
     assert message.status == ChatMessage.Status.FAILED
     assert message.hscode_analysis["no_hscode"]["suggestionsByLanguage"] == how_to  # for a reload
+
+
+def test_the_picked_code_is_offered_as_a_bookmark_and_saved_once_as_the_owners_item(conversation):
+    message = _analysed(conversation, PORK)
+    with pytest.raises(FrameError):  # nothing sure yet: nothing to save
+        bookmark_save(conversation=conversation, message_id=message.pk)
+    message_code_choose(conversation_id=conversation.pk, message_id=message.pk, hscode="0203.29")
+    complete = _events(message)[-1]["data"]
+    assert complete["bookmark"]["target_value"] == "0203.29"
+    bookmark = bookmark_save(conversation=conversation, message_id=message.pk)
+    assert (bookmark.owner_session_key, bookmark.target_value) == ("candidates-test", "0203.29")
+    bookmark_save(conversation=conversation, message_id=message.pk)  # a second click: still one item
+    assert Bookmark.objects.count() == 1
+    saved = [f for f in _events(message) if f["event"] == contracts.BOOKMARK_SAVED]
+    assert len(saved) == 1 and saved[0]["data"]["target_value"] == "0203.29"
