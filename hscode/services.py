@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy, override
 from chat import contracts
 from chat.events import event_emit
 from chat.metrics import task_metrics_record
-from chat.models import ChatMessage, ConversationEvent
+from chat.models import ChatMessage, ConversationEvent, SearchHistory
 
 from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
 from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order, candidate_button, candidate_names
@@ -552,6 +552,13 @@ def message_code_choose(*, conversation_id, message_id: int, hscode: object) -> 
         message.sse_bookmark_data = None
         message.save(update_fields=["person_choice", "hscode_analysis", "status", "waiting_since",
                                     "sse_bookmark_data", "updated_at"])
+        # The owner's recent codes follow the pick, as the live page shows it.
+        conversation = message.conversation
+        SearchHistory.objects.update_or_create(
+            message=message,
+            defaults={"owner_user_id": conversation.owner_user_id, "owner_session_key": conversation.owner_session_key,
+                      "hscode": resolved["display"], "product_name": (record.get("product_name") or "")[:200]},
+        )
         event_emit(
             conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTONS_START,
             data=contracts.buttons_start_data(estimated_ms=_estimated_preparation_ms(), context7_enabled=False,

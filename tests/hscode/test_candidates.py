@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from chat import contracts
-from chat.models import AnalysisReview, Bookmark, ChatMessage, Conversation, ConversationEvent
+from chat.models import AnalysisReview, Bookmark, ChatMessage, Conversation, ConversationEvent, SearchHistory
 from chat.protocol import FrameError
 from chat.services import bookmark_save
 from hscode.reprocessing import reprocess_request, reprocess_run
@@ -103,6 +103,7 @@ def test_picking_a_candidate_stores_the_persons_choice_and_builds_that_codes_thr
     assert message.hscode_analysis["analysis_source"] == "person"
     assert message.sse_bookmark_data["target_value"] == "0203.29"
     assert not AnalysisReview.objects.filter(message=message).exists()  # the person's pick is no staff verdict
+    assert SearchHistory.objects.get(message=message).hscode == "0203.29"  # recent codes, as the page shows
     # the same click again changes nothing
     assert not message_code_choose(conversation_id=conversation.pk, message_id=message.pk, hscode="0203.29")
     assert ConversationEvent.objects.filter(message=message).count() == before + len(frames)
