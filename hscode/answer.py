@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .analysis.analyse import TextAnalysis
 from .analysis.nomenclature import get_nomenclature
-from .followup import follow_up_questions
+from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions
 from .regulations import regulation_findings
 
 if TYPE_CHECKING:
@@ -272,7 +272,8 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
         lines += [text["candidate"].format(code=c.dotted, desc=names[c.dotted], conf=_pct(c.confidence))
                   for c in shown]
         yield "\n".join(lines)
-        yield text["pick"]
+        if any(c.confidence >= CANDIDATE_MIN_CONFIDENCE for c in shown):  # the same bar as the candidate buttons
+            yield text["pick"]
         labels = {code: (code, code) for code in names}  # the names are listed just above
         questions = follow_up_questions([c.to_dict() for c in shown], analysis.text, labels)
         if questions:

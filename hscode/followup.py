@@ -104,6 +104,8 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 QUESTIONS_MAX = 2
+# Below the confidence threshold, a candidate is offered to the person from this confidence on (else it is noise).
+CANDIDATE_MIN_CONFIDENCE = 0.05
 
 
 @dataclass(frozen=True)

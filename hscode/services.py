@@ -28,7 +28,7 @@ from chat.models import ChatMessage, ConversationEvent, SearchHistory
 from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
 from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order, candidate_button, candidate_names
 from .context7 import context7_consult, context7_enabled, context7_error_event_data
-from .followup import follow_up_questions, follow_up_texts
+from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions, follow_up_texts
 from .selectors import case_index_get
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,6 @@ ANALYSIS_VERSION = "2026.11.1"
 BUTTON_MARGIN_S = 0.5
 # The HS code bookmark (sse_bookmark_data) is offered only at or above this confidence.
 BOOKMARK_CONFIDENCE = 0.8
-# Below the threshold, a candidate is offered as a button from this confidence on (else it is noise).
-CANDIDATE_MIN_CONFIDENCE = 0.05
 PERSON = "person"
 
 # A message with no product and no code (a greeting, a question about the service) gets this how-to.
