@@ -91,6 +91,9 @@ def test_an_uncertain_product_offers_candidates_and_the_pick_leads_to_the_right_
                                                                                     hsk_table, transactional_db):
     llm.set(mode="stream", delay=0.12)
     page = page_for(llm_stack.base_url)
+    live_tab = page.context.new_page()  # a second tab of the same person, on the same conversation
+    live_tab.goto(llm_stack.base_url + "/")
+    live_tab.wait_for_selector("#connection-state[data-state='open']", timeout=15_000)
     _send(page, "냉동 삼겹살 수입하려면 어떤 규제가 있어?")
     page.wait_for_selector(".candidate", timeout=20_000)
     page.wait_for_function(STREAMING, timeout=20_000)
@@ -105,6 +108,10 @@ def test_an_uncertain_product_offers_candidates_and_the_pick_leads_to_the_right_
     follow_up = page.locator(".follow-up").inner_text()
     assert "재질" not in follow_up and "스테인리스" not in follow_up
     page.screenshot(path=str(SCREENSHOTS / "path-candidates.png"), full_page=True)
+
+    # The live viewer in the second tab (never reloaded) sees exactly what the reloaded page shows.
+    _settled(live_tab)
+    assert live_tab.locator(".message").inner_text() == page.locator(".message").inner_text()
 
     right.locator("button.choose").click()  # 이 코드로 보기
     page.wait_for_function(
