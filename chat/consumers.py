@@ -16,6 +16,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from hscode.services import ChoiceError, message_code_choose
+
 from . import contracts
 from .answering import answer_stop_request
 from .delivery import EventCursor
@@ -23,7 +25,7 @@ from .events import conversation_group
 from .protocol import FrameError, frame_parse
 from .ratelimit import message_rate_check
 from .selectors import Owner, conversation_get_for_owner
-from .services import message_create
+from .services import bookmark_save, message_create
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +132,14 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 await database_sync_to_async(answer_stop_request)(self.conversation.pk, frame.message_id)
             elif frame.type == contracts.CLIENT_RESYNC:
                 await self.cursor.replay(frame.after)
-        except FrameError as error:
+            elif frame.type == contracts.CLIENT_CODE_CHOOSE:
+                self.cursor.expect()
+                await database_sync_to_async(message_code_choose)(
+                    conversation_id=self.conversation.pk, message_id=frame.message_id, hscode=frame.hscode
+                )
+            elif frame.type == contracts.CLIENT_BOOKMARK_SAVE:
+                await database_sync_to_async(bookmark_save)(conversation=self.conversation, message_id=frame.message_id)
+        except (FrameError, ChoiceError) as error:
             await self._send_json(contracts.error_frame(error.code, error.message))
         except DatabaseError:
             # Nothing was saved (the write is one transaction); the person can simply send again.

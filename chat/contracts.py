@@ -18,10 +18,13 @@ BUTTONS_COMPLETE = "detail_page_buttons_complete"
 BUTTONS_ERROR = "detail_page_buttons_error"
 ANSWER_DELTA = "answer_delta"
 ANSWER_COMPLETE = "answer_complete"
+BOOKMARK_SAVED = "bookmark_saved"  # our extension: the person saved a message's sse_bookmark_data as 관심 품목
 ERROR = "error"  # a rejected client frame; never stored, carries no seq
 SNAPSHOT = "snapshot"
 
 BUTTON_TYPES = ("HS_CODE", "REGULATION", "STATISTICS")
+# Below the confidence threshold, at most this many candidate codes are offered as HS_CODE buttons.
+CANDIDATES_MAX = 3
 
 # The largest resume point a client may ask for (`?after=`, `Last-Event-ID`, `resync`): 18 digits.
 SEQ_MAX = 10**18 - 1
@@ -30,7 +33,29 @@ SEQ_MAX = 10**18 - 1
 CLIENT_CHAT_MESSAGE = "chat.message"  # {"type": "chat.message", "message": "<text>"}
 CLIENT_CHAT_STOP = "chat.stop"  # {"type": "chat.stop", "message_id"?: <id>} stops answer generation
 CLIENT_RESYNC = "resync"  # {"type": "resync", "after"?: <seq>} replays from after (default 0)
-CLIENT_FRAME_TYPES = (CLIENT_CHAT_MESSAGE, CLIENT_CHAT_STOP, CLIENT_RESYNC)
+# {"type": "hscode.choose", "message_id": <id>, "hscode": "0203.29"}: the person picks one of its candidates.
+CLIENT_CODE_CHOOSE = "hscode.choose"
+# {"type": "bookmark.save", "message_id": <id>}: save the message's sse_bookmark_data as 관심 품목.
+CLIENT_BOOKMARK_SAVE = "bookmark.save"
+CLIENT_FRAME_TYPES = (CLIENT_CHAT_MESSAGE, CLIENT_CHAT_STOP, CLIENT_RESYNC, CLIENT_CODE_CHOOSE, CLIENT_BOOKMARK_SAVE)
+
+NO_HSCODE_DETECTED = "NO_HSCODE_DETECTED"
+
+
+def client_contract() -> dict[str, Any]:
+    """What the page script needs to speak this contract: event names, button types, client frame types."""
+    return {
+        "events": {
+            "messageCreated": MESSAGE_CREATED, "thinking": THINKING, "buttonsStart": BUTTONS_START,
+            "buttonReady": BUTTON_READY, "buttonsComplete": BUTTONS_COMPLETE, "buttonsError": BUTTONS_ERROR,
+            "answerDelta": ANSWER_DELTA, "answerComplete": ANSWER_COMPLETE, "error": ERROR, "snapshot": SNAPSHOT,
+            "bookmarkSaved": BOOKMARK_SAVED,
+        },
+        "buttonTypes": list(BUTTON_TYPES),
+        "noHscode": NO_HSCODE_DETECTED,
+        "frames": {"message": CLIENT_CHAT_MESSAGE, "stop": CLIENT_CHAT_STOP, "resync": CLIENT_RESYNC,
+                   "choose": CLIENT_CODE_CHOOSE, "bookmark": CLIENT_BOOKMARK_SAVE},
+    }
 
 
 def now_iso() -> str:
@@ -51,6 +76,18 @@ def error_frame(code: str, message: str) -> dict[str, Any]:
 
 def message_created_data(*, role: str, content: str, created_at: str) -> dict[str, Any]:
     return {"role": role, "content": content, "created_at": created_at}
+
+
+def bookmark_offer(sse_bookmark_data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the page needs to offer the 관심 품목 action, from a message's seed 002 sse_bookmark_data."""
+    if not sse_bookmark_data or not sse_bookmark_data.get("bookmark_available"):
+        return None
+    return {key: sse_bookmark_data[key] for key in ("bookmark_type", "target_value", "display_name")}
+
+
+def bookmark_saved_data(*, bookmark_type: str, target_value: str, display_name: str) -> dict[str, Any]:
+    return {"bookmark_type": bookmark_type, "target_value": target_value, "display_name": display_name,
+            "timestamp": now_iso()}
 
 
 def thinking_data(*, session_uuid: str, user_id: int | None, content: str, progress: int = 15) -> dict[str, Any]:
@@ -82,6 +119,10 @@ def buttons_start_data(
 def buttons_complete_data(
     *,
     total_ms: int,
+    candidates: list[dict[str, Any]] | None = None,
+    follow_up: dict[str, list[str]] | None = None,
+    chosen_by_person: bool = False,
+    bookmark: dict[str, Any] | None = None,
     buttons_generated: int,
     hscode: str | None,
     confidence: float,
@@ -92,7 +133,7 @@ def buttons_complete_data(
     context7_latency_ms: int,
     database_queries: int,
 ) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "type": "complete",
         "totalPreparationTime": total_ms,
         "buttonsGenerated": buttons_generated,
@@ -111,6 +152,17 @@ def buttons_complete_data(
             "total_processing_time": total_ms,
         },
     }
+    if candidates:
+        data["candidates"] = [
+            {"hscode": c["hscode"], "confidence": round(float(c["confidence"]), 4)} for c in candidates
+        ][:CANDIDATES_MAX]
+    if follow_up:
+        data["followUpByLanguage"] = {lang: list(texts) for lang, texts in follow_up.items()}
+    if chosen_by_person:
+        data["chosenBy"] = "person"
+    if bookmark:
+        data["bookmark"] = bookmark
+    return data
 
 
 NO_HSCODE_SUGGESTIONS = (
@@ -135,7 +187,14 @@ def no_hscode_error_data(
     needs_detail: tuple[str, ...] | list[str] = (),
     invalid_codes: list[dict[str, Any]] | None = None,
     candidates: list[dict[str, Any]] | None = None,
+    confidence: float = 0.0,
+    suggestions_by_language: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
+    """seed 002 error §2, with seed §7's `partialResults` (nothing was built; the best confidence reached).
+
+    `suggestions` are the seed's (Korean); `suggestionsByLanguage` carries the advice fitted to this message (a
+    how-to, or the question that would separate its weak candidates) in each page language.
+    """
     suggestions = list(NO_HSCODE_SUGGESTIONS)
     for detail in needs_detail:
         text = DETAIL_SUGGESTIONS.get(detail)
@@ -143,7 +202,7 @@ def no_hscode_error_data(
             suggestions.append(text)
     data: dict[str, Any] = {
         "type": "hscode_detection_failed",
-        "errorCode": "NO_HSCODE_DETECTED",
+        "errorCode": NO_HSCODE_DETECTED,
         "errorMessage": "메시지에서 HSCode 관련 정보를 찾을 수 없습니다",
         "timestamp": now_iso(),
         "analysis_attempted": {
@@ -153,7 +212,14 @@ def no_hscode_error_data(
         },
         "suggestions": suggestions,
         "fallback_options": {"general_trade_info": True, "manual_search_guide": True, "contact_support": True},
+        "partialResults": {
+            "buttonsGenerated": 0,
+            "hscode_detected": None,
+            "confidence_score": round(min(1.0, max(0.0, float(confidence))), 4),
+        },
     }
+    if suggestions_by_language:
+        data["suggestionsByLanguage"] = {lang: list(texts) for lang, texts in suggestions_by_language.items()}
     if needs_detail:
         data["needsDetail"] = list(needs_detail)
     if invalid_codes:
@@ -178,6 +244,23 @@ def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> di
     return {"type": "object", "required": list(required), "properties": props}
 
 
+_PARTIAL_RESULTS = _obj(
+    {"buttonsGenerated": _INT, "hscode_detected": {"type": ["string", "null"]}, "confidence_score": _CONF}
+)
+_BOOKMARK_OFFER = _obj({"bookmark_type": _STR, "target_value": _STR, "display_name": _STR})
+_BY_LANGUAGE = {"type": "object", "additionalProperties": {"type": "array", "items": _STR}}
+
+# Our extension of an HS_CODE button: below the confidence threshold it is one of up to three candidates.
+_IS_CANDIDATE = {"properties": {"candidate": {"const": True}}, "required": ["candidate"]}
+CANDIDATE_METADATA = _obj(
+    {
+        "candidate": {"const": True},
+        "candidateRank": {"type": "integer", "minimum": 1, "maximum": 3},
+        "confidence": _CONF,
+        "nameKo": _STR,
+        "nameEn": _STR,
+    }
+)
 _BUTTON_COMMON = {
     "type": {"const": "button"},
     "buttonType": {"enum": list(BUTTON_TYPES)},
@@ -215,6 +298,10 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
     BUTTON_READY: {
         "allOf": [
             _obj(_BUTTON_COMMON),
+            {
+                "if": {"properties": {"metadata": _IS_CANDIDATE}},
+                "then": {"properties": {"buttonType": {"const": "HS_CODE"}, "metadata": CANDIDATE_METADATA}},
+            },
             {
                 "if": {"properties": {"buttonType": {"const": "HS_CODE"}}},
                 "then": {
@@ -304,7 +391,18 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
                     "total_processing_time": _INT,
                 }
             ),
-        }
+        },
+        # Our extensions: the candidates offered (below the threshold) and the question that would settle them.
+        {
+            "candidates": {
+                "type": "array",
+                "maxItems": CANDIDATES_MAX,
+                "items": _obj({"hscode": _STR, "confidence": _CONF}),
+            },
+            "followUpByLanguage": _BY_LANGUAGE,
+            "chosenBy": {"enum": ["person"]},
+            "bookmark": _BOOKMARK_OFFER,
+        },
     ),
     BUTTONS_ERROR: {
         "oneOf": [
@@ -316,13 +414,7 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
                     "errorMessage": _STR,
                     "timestamp": _TS,
                     "fallbackActivated": _BOOL,
-                    "partialResults": _obj(
-                        {
-                            "buttonsGenerated": _INT,
-                            "hscode_detected": {"type": ["string", "null"]},
-                            "confidence_score": _CONF,
-                        }
-                    ),
+                    "partialResults": _PARTIAL_RESULTS,
                     "retryInfo": _obj({"retryable": _BOOL, "retryAfter": _INT, "maxRetries": _INT}),
                 }
             ),
@@ -346,11 +438,11 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
                     ),
                 }
             ),
-            # No HS code detected (seed 002 error §2)
+            # No HS code detected (seed 002 error §2); `partialResults` as in §7 when present
             _obj(
                 {
                     "type": {"const": "hscode_detection_failed"},
-                    "errorCode": {"const": "NO_HSCODE_DETECTED"},
+                    "errorCode": {"const": NO_HSCODE_DETECTED},
                     "errorMessage": _STR,
                     "timestamp": _TS,
                     "analysis_attempted": _obj(
@@ -360,10 +452,12 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
                     "fallback_options": _obj(
                         {"general_trade_info": _BOOL, "manual_search_guide": _BOOL, "contact_support": _BOOL}
                     ),
-                }
+                },
+                {"partialResults": _PARTIAL_RESULTS, "suggestionsByLanguage": _BY_LANGUAGE},
             ),
         ]
     },
+    BOOKMARK_SAVED: _obj({"bookmark_type": _STR, "target_value": _STR, "display_name": _STR, "timestamp": _TS}),
     ANSWER_DELTA: _obj({"delta": _STR, "index": _INT}),
     ANSWER_COMPLETE: _obj(
         {

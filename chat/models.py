@@ -82,6 +82,9 @@ class ChatMessage(models.Model):
     hscode_analysis = models.JSONField(null=True, blank=True)
     context7_analysis = models.JSONField(null=True, blank=True)
     sse_bookmark_data = models.JSONField(null=True, blank=True)
+    # The person's own pick among the candidates offered ({"hscode", "confidence", "chosen_at"}): kept apart from
+    # staff verdicts (AnalysisReview) and kept through reprocessing.
+    person_choice = models.JSONField(null=True, blank=True)
     parallel_task_metrics = models.JSONField(null=True, blank=True)
     detail_page_processing_time = models.PositiveIntegerField(null=True, blank=True, help_text="milliseconds")
 
@@ -114,6 +117,31 @@ class SearchHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hscode} {self.product_name}"
+
+
+class Bookmark(models.Model):
+    """A person's saved item ("관심 품목"), made from a message's seed 002 sse_bookmark_data: the chat sidebar lists
+    them, newest first."""
+
+    owner_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    owner_session_key = models.CharField(max_length=64, blank=True, default="")
+    bookmark_type = models.CharField(max_length=20)
+    target_value = models.CharField(max_length=40)
+    display_name = models.CharField(max_length=300, blank=True, default="")
+    message = models.ForeignKey(ChatMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner_user", "bookmark_type", "target_value"],
+                                    condition=Q(owner_user__isnull=False), name="bookmark_once_per_user"),
+            models.UniqueConstraint(fields=["owner_session_key", "bookmark_type", "target_value"],
+                                    condition=Q(owner_user__isnull=True), name="bookmark_once_per_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bookmark_type} {self.target_value}"
 
 
 class ConversationEvent(models.Model):

@@ -23,6 +23,7 @@ class ClientFrame:
     message: str = ""
     message_id: int | None = None
     after: int = 0
+    hscode: str = ""
 
 
 def _non_negative_int(value: object, field: str) -> int:
@@ -87,6 +88,14 @@ def frame_parse(text_data: str | None, bytes_data: bytes | None = None) -> Clien
         message_id = payload.get("message_id")
         return ClientFrame(type=frame_type, message_id=None if message_id is None else _non_negative_int(
             message_id, "message_id"))
+    if frame_type == contracts.CLIENT_CODE_CHOOSE:
+        hscode = payload.get("hscode")
+        if not isinstance(hscode, str) or not 0 < len(hscode) <= 32 or not hscode.isprintable():
+            raise FrameError("invalid_frame", "hscode는 후보 코드 문자열이어야 합니다 (예: 0203.29).")
+        return ClientFrame(type=frame_type, message_id=_non_negative_int(payload.get("message_id"), "message_id"),
+                           hscode=hscode)
+    if frame_type == contracts.CLIENT_BOOKMARK_SAVE:
+        return ClientFrame(type=frame_type, message_id=_non_negative_int(payload.get("message_id"), "message_id"))
     if frame_type == contracts.CLIENT_RESYNC:
         return ClientFrame(type=frame_type, after=_non_negative_int(payload.get("after", 0), "after"))
     return ClientFrame(type=frame_type, message=message_text_validate(payload.get("message")))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from .models import ChatMessage, Conversation, ConversationEvent, SearchHistory
+from .models import Bookmark, ChatMessage, Conversation, ConversationEvent, SearchHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,17 @@ def recent_searches(owner: Owner, limit: int = 20) -> list[SearchHistory]:
         if len(seen) == limit:
             break
     return list(seen.values())
+
+
+def bookmark_list(owner: Owner, limit: int = 50) -> list[Bookmark]:
+    """The owner's saved items (관심 품목), newest first."""
+    if owner.user_id is not None:
+        rows = Bookmark.objects.filter(owner_user_id=owner.user_id)
+    elif owner.session_key:
+        rows = Bookmark.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_key)
+    else:
+        return []
+    return list(rows.order_by("-created_at", "-id")[:limit])
 
 
 def message_list(conversation: Conversation) -> QuerySet[ChatMessage]:

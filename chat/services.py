@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from . import contracts
 from .events import event_emit
-from .models import ChatMessage, Conversation, ConversationEvent
-from .protocol import message_text_validate
+from .models import Bookmark, ChatMessage, Conversation, ConversationEvent
+from .protocol import FrameError, message_text_validate
 from .selectors import Owner
 
 
@@ -75,3 +75,26 @@ def event_log_prune(*, older_than_days: int | None = None) -> int:
     cutoff = timezone.now() - timedelta(days=days)
     deleted, _ = ConversationEvent.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def bookmark_save(*, conversation: Conversation, message_id: int) -> Bookmark:
+    """Save a message's sse_bookmark_data as the conversation owner's 관심 품목 (once per item), and announce it.
+
+    Raises protocol.FrameError when the message is not this conversation's or offers nothing to save.
+    """
+    with transaction.atomic():
+        message = ChatMessage.objects.filter(pk=message_id, conversation=conversation,
+                                             role=ChatMessage.Role.USER).first()
+        offer = contracts.bookmark_offer(message.sse_bookmark_data if message is not None else None)
+        if offer is None:
+            raise FrameError("bookmark_unavailable", "이 메시지에는 관심 품목으로 저장할 코드가 없습니다.")
+        owner = {"owner_user_id": conversation.owner_user_id} if conversation.owner_user_id is not None else {
+            "owner_user_id": None, "owner_session_key": conversation.owner_session_key}
+        bookmark, created = Bookmark.objects.get_or_create(
+            **owner, bookmark_type=offer["bookmark_type"], target_value=offer["target_value"],
+            defaults={"display_name": offer["display_name"][:300], "message": message},
+        )
+        if created:
+            event_emit(conversation_id=conversation.pk, message_id=message.pk, event=contracts.BOOKMARK_SAVED,
+                       data=contracts.bookmark_saved_data(**offer))
+    return bookmark

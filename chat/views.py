@@ -1,9 +1,11 @@
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from . import contracts
 from .api import request_owner
-from .selectors import conversation_list_for_owner, recent_searches
+from .selectors import bookmark_list, conversation_list_for_owner, recent_searches
 
 
 def _chat_texts() -> dict[str, str]:
@@ -23,6 +25,23 @@ def _chat_texts() -> dict[str, str]:
         "detected": _("감지된 HS 코드"),
         "suggestions": _("이렇게 해 보세요"),
         "stopped": _("(생성을 멈췄습니다)"),
+        "candidate": _("후보"),
+        "bookmark": _("관심 품목에 추가"),
+        "bookmarked": _("관심 품목에 저장됨"),
+        "chooseThis": _("이 코드로 보기"),
+        "chosen": _("직접 고른 HS 코드"),
+        "followUp": _("이것을 알려 주시면 코드를 정할 수 있습니다"),
+        "lang": "en" if (get_language() or "ko").startswith("en") else "ko",
+        "buttonTitles": {
+            "HS_CODE": _("HS Code 상세정보"),
+            "REGULATION": _("규제 정보 상세보기"),
+            "STATISTICS": _("무역 통계 상세보기"),
+        },
+        "buttonDescriptions": {
+            "HS_CODE": _("관세율, 규제정보 등 상세 조회"),
+            "REGULATION": _("수출입 규제, 허가사항 등"),
+            "STATISTICS": _("수출입 현황, 트렌드 분석"),
+        },
     }
 
 
@@ -30,5 +49,6 @@ def _chat_texts() -> dict[str, str]:
 def chat_page(request):
     owner = request_owner(request)
     conversations = list(conversation_list_for_owner(owner)[:20])
-    context = {"conversations": conversations, "recent": recent_searches(owner), "chat_texts": _chat_texts()}
+    context = {"conversations": conversations, "recent": recent_searches(owner), "chat_texts": _chat_texts(),
+               "chat_contract": contracts.client_contract(), "bookmarks": bookmark_list(owner)}
     return render(request, "chat/index.html", context)

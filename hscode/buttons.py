@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from chat.contracts import now_iso
+from customs.selectors import hsk_names_by_hs6
 from trade.selectors import statistics_availability
 
 from .analysis.nomenclature import get_nomenclature
@@ -59,6 +60,56 @@ def hs_code_button(*, code: str, display: str, confidence: float, source: str, s
         },
         "actionData": {
             "queryParams": {"hscode": display, "source": "chat_analysis", "session_id": session_id},
+            "analytics": {"click_tracking": True, "conversion_target": "hscode_detail_view"},
+        },
+    }
+
+
+def candidate_names(codes: list[str]) -> dict[str, tuple[str, str]]:
+    """Each 6-digit code's (Korean, English) name: the 관세청 HSK names, else the HS 2022 English text."""
+    digits = ["".join(ch for ch in code if ch.isdigit())[:6] for code in codes]
+    korean = hsk_names_by_hs6(digits, "ko")
+    english = hsk_names_by_hs6(digits, "en")
+    nomenclature = get_nomenclature()
+    names = {}
+    for code, hs6 in zip(codes, digits, strict=True):
+        entry = nomenclature.get(hs6)
+        fallback = entry.description if entry else ""
+        names[code] = (korean.get(hs6) or fallback, english.get(hs6) or fallback)
+    return names
+
+
+def candidate_button(
+    *, code: str, confidence: float, rank: int, names: tuple[str, str], language: str, source: str, session_id: str
+) -> dict:
+    """One candidate code below the confidence threshold, as an HS_CODE button flagged `candidate`."""
+    digits = "".join(ch for ch in code if ch.isdigit())[:6]
+    display = f"{digits[:4]}.{digits[4:]}"
+    name_ko, name_en = names
+    english = language.startswith("en")
+    percent = round(confidence * 100)
+    return {
+        "type": "button",
+        "buttonType": HS_CODE,
+        "priority": rank,
+        "url": reverse("hscode:detail", args=[display]),
+        "title": f"{display} {name_en if english else name_ko}".strip(),
+        "description": f"candidate {rank}, confidence {percent}%" if english else f"후보 {rank} · 신뢰도 {percent}%",
+        "isReady": True,
+        "metadata": {
+            "hscode": display,
+            "country": "KR",
+            "confidence": round(confidence, 4),
+            "searchTime": now_iso(),
+            "analysisSource": source,
+            "categoryInfo": _category_info(digits),
+            "candidate": True,
+            "candidateRank": rank,
+            "nameKo": name_ko,
+            "nameEn": name_en,
+        },
+        "actionData": {
+            "queryParams": {"hscode": display, "source": "chat_candidate", "session_id": session_id},
             "analytics": {"click_tracking": True, "conversion_target": "hscode_detail_view"},
         },
     }

@@ -47,7 +47,7 @@ from .models import ClassificationCase, case_text_hash
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("explicit", "local", "context7")
+SOURCES = ("explicit", "local", "context7", "person")  # person: the person picked one of the candidates
 FINAL_STATES = (ReprocessRun.State.DONE, ReprocessRun.State.SKIPPED, ReprocessRun.State.FAILED)
 
 

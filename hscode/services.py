@@ -23,18 +23,20 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext_lazy, override
 
 from chat import contracts
 from chat.events import event_emit
 from chat.llm import LlmConfig
 from chat.metrics import task_metrics_record
-from chat.models import ChatMessage, ConversationEvent
+from chat.models import ChatMessage, ConversationEvent, SearchHistory
 
 from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
 from .analysis.nomenclature import get_nomenclature
 from .analysis.text import clean, detect_language
-from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order
+from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order, candidate_button, candidate_names
 from .context7 import context7_consult, context7_enabled, context7_error_event_data
+from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions, follow_up_texts
 from .models import ClassificationCase, case_text_hash
 from .rerank import llm_rerank
 from .selectors import case_index_get
@@ -46,6 +48,23 @@ ANALYSIS_VERSION = "2026.11.29"  # issue 15: shipped case index, Korean names, t
 BUTTON_MARGIN_S = 0.5
 # The HS code bookmark (sse_bookmark_data) is offered only at or above this confidence.
 BOOKMARK_CONFIDENCE = 0.8
+PERSON = "person"
+
+# A message with no product and no code (a greeting, a question about the service) gets this how-to.
+HOW_TO = (
+    gettext_lazy("제품명을 구체적으로 적어 주세요 (예: 냉동 삼겹살, 스테인리스 병따개)"),
+    gettext_lazy("HS 코드를 알고 있다면 직접 입력해 보세요 (예: 8517.13)"),
+    gettext_lazy("관세율, 수입 요건, 무역 통계 중 무엇이 궁금한지 함께 적어 주세요"),
+)
+
+
+def texts_by_language(texts) -> dict[str, list[str]]:
+    """Translatable texts in both page languages (the event is stored once and shown in either)."""
+    out = {}
+    for language in ("ko", "en"):
+        with override(language):
+            out[language] = [str(text) for text in texts]
+    return out
 
 
 def message_analyse(text: str) -> TextAnalysis:
@@ -208,8 +227,15 @@ def _estimate_from_recent() -> int:
     return int(average) if average else settings.DETAIL_PAGE_BUDGET_MS
 
 
-def _resolved(analysis: TextAnalysis, candidates: list[dict]) -> tuple[dict | None, str, float]:
+def _resolved(
+    analysis: TextAnalysis | None, candidates: list[dict], choice: dict | None = None
+) -> tuple[dict | None, str, float]:
     """The code that drives the buttons, where it came from, and how sure we are."""
+    if choice:
+        digits = "".join(ch for ch in str(choice["hscode"]) if ch.isdigit())[:6]
+        display = f"{digits[:4]}.{digits[4:]}"
+        return ({"code": digits, "display": display, "national": "", "level": 6}, PERSON,
+                float(choice.get("confidence") or 0.0))
     if analysis.explicit is not None:
         mention = analysis.explicit
         resolved = {"code": mention.code, "display": mention.dotted, "national": mention.national,
@@ -225,10 +251,13 @@ def _resolved(analysis: TextAnalysis, candidates: list[dict]) -> tuple[dict | No
 
 
 def analysis_record(analysis: TextAnalysis, *, started_iso: str, elapsed_ms: int,
-                    candidates: list[dict] | None = None) -> dict:
-    """The stored hscode_analysis: seed 002 fields first, then what staff and pages need."""
+                    candidates: list[dict] | None = None, choice: dict | None = None) -> dict:
+    """The stored hscode_analysis: seed 002 fields first, then what staff and pages need.
+
+    `choice` is the person's pick among earlier candidates (ChatMessage.person_choice): it drives the buttons.
+    """
     candidates = candidates if candidates is not None else [c.to_dict() for c in analysis.candidates]
-    resolved, source, confidence = _resolved(analysis, candidates)
+    resolved, source, confidence = _resolved(analysis, candidates, choice)
     return {
         "detected_hscode": resolved["display"] if resolved else None,
         "product_name": analysis.product_name,
@@ -328,9 +357,11 @@ def _analyse_and_store(message: ChatMessage) -> None:
         left_s = settings.DETAIL_PAGE_BUDGET_MS / 1000 - waited_s - BUTTON_MARGIN_S
         outcome = context7_consult(analysis.product_name or analysis.text, analysis.text, candidates, budget_s=left_s)
         candidates = outcome.candidates
-    record = analysis_record(analysis, started_iso=started_iso, elapsed_ms=0, candidates=candidates)
+    record = analysis_record(analysis, started_iso=started_iso, elapsed_ms=0, candidates=candidates,
+                             choice=message.person_choice)
     record["processing_metadata"]["processing_time_ms"] = int((time.monotonic() - started) * 1000)
     record["fallback_used"] = bool(outcome and outcome.error)
+    offered = _candidate_buttons(record, analysis, str(message.conversation_id))
 
     with transaction.atomic():
         locked = ChatMessage.objects.locked().get(pk=message.pk)
@@ -352,24 +383,69 @@ def _analyse_and_store(message: ChatMessage) -> None:
                          "confidence_score": record["classification_confidence"]},
                     ),
                 )
+        if record["resolved"] is None and offered:
+            locked.save(update_fields=fields)
+            for data in offered:
+                _announce_button(locked, data)
+            _complete(locked)
+            return
         if record["resolved"] is None:
             locked.status = ChatMessage.Status.FAILED
             locked.detail_page_processing_time = _elapsed_since(locked)
             fields += ["status", "detail_page_processing_time"]
-            event_emit(
-                conversation_id=locked.conversation_id,
-                message_id=locked.pk,
-                event=contracts.BUTTONS_ERROR,
-                data=contracts.no_hscode_error_data(
-                    context7_attempted=outcome is not None,
-                    needs_detail=record["needs_detail"] or ["product"],
-                    invalid_codes=record["invalid_codes"],
-                    candidates=record["hscode_candidates"][:3],
-                ),
+            # Weak candidates: the question that would separate them; no product at all: how to ask.
+            advice = record["follow_up"] if record["follow_up"].get("ko") else texts_by_language(HOW_TO)
+            data = contracts.no_hscode_error_data(
+                context7_attempted=outcome is not None,
+                needs_detail=record["needs_detail"] or ["product"],
+                invalid_codes=record["invalid_codes"],
+                candidates=record["hscode_candidates"][:3],
+                confidence=record["classification_confidence"],
+                suggestions_by_language=advice,
             )
+            # Stored with the analysis, so a reload shows exactly what the live viewer saw.
+            record["no_hscode"] = {"suggestionsByLanguage": data["suggestionsByLanguage"]}
+            event_emit(conversation_id=locked.conversation_id, message_id=locked.pk, event=contracts.BUTTONS_ERROR,
+                       data=data)
         locked.save(update_fields=fields)
         if record["resolved"] is None:
             _task_b_finish(locked, "failed")
+
+
+def _candidate_buttons(record: dict, analysis: TextAnalysis, session_id: str) -> list[dict]:
+    """Below the threshold: up to three candidates worth showing, as buttons; the follow-up question into record.
+
+    Built before the message is locked (it reads the 관세청 names). Empty when a code is resolved or none is worth
+    showing (then NO_HSCODE_DETECTED follows).
+    """
+    record["follow_up"] = {}
+    record["candidates_offered"] = []
+    if record["resolved"] is not None and record["analysis_source"] != PERSON:
+        return []
+    candidates = [c for c in record["hscode_candidates"] if len(_digits(c["code"])) >= 6][: contracts.CANDIDATES_MAX]
+    shown = [c for c in candidates if float(c["confidence"]) >= CANDIDATE_MIN_CONFIDENCE]
+    names = candidate_names([str(c["code"]) for c in candidates]) if candidates else {}
+    labels = {code: (f"{code} {ko}", f"{code} {en}") for code, (ko, en) in names.items()}
+    # Ask about the candidates the person sees (all of them when fewer than two clear the bar).
+    asked = shown if len(shown) >= 2 else candidates
+    record["follow_up"] = follow_up_texts(follow_up_questions(asked, analysis.text, labels))
+    buttons = [
+        candidate_button(code=str(c["code"]), confidence=float(c["confidence"]), rank=rank,
+                         names=names[str(c["code"])], language=analysis.language,
+                         source="context7" if "context7" in str(c.get("source", "")) else "local",
+                         session_id=session_id)
+        for rank, c in enumerate(shown, start=1)
+    ]
+    record["candidates_offered"] = [
+        {key: b["metadata"][key] for key in ("hscode", "confidence", "nameKo", "nameEn")} | {"url": b["url"]}
+        for b in buttons
+    ]
+    # A person's earlier pick (kept through reprocessing) drives the buttons; the candidates stay choosable.
+    return [] if record["resolved"] is not None else buttons
+
+
+def _digits(code: object) -> str:
+    return "".join(ch for ch in str(code) if ch.isdigit())
 
 
 def _serve_from_cache(message_id: int, cached: dict) -> None:
@@ -404,13 +480,17 @@ def _elapsed_since(message: ChatMessage) -> int:
 def _announce_button(message: ChatMessage, data: dict) -> None:
     """Record the button on the (locked) message and emit it; fills the bookmark for a sure HS code."""
     record = message.hscode_analysis
-    record["detail_buttons"].append(
-        {"type": data["buttonType"], "url": data["url"], "title": data["title"], "priority": data["priority"],
-         "generated_at": contracts.now_iso()}
-    )
+    stored = {"type": data["buttonType"], "url": data["url"], "title": data["title"], "priority": data["priority"],
+              "generated_at": contracts.now_iso(), "description": data["description"]}
+    if data["metadata"].get("candidate"):
+        meta = data["metadata"]
+        stored.update(candidate=True, hscode=meta["hscode"], confidence=meta["confidence"], nameKo=meta["nameKo"],
+                      nameEn=meta["nameEn"])
+    record["detail_buttons"].append(stored)
     event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTON_READY,
                data=data)
-    if data["buttonType"] == HS_CODE and record["classification_confidence"] >= BOOKMARK_CONFIDENCE:
+    sure = record["classification_confidence"] >= BOOKMARK_CONFIDENCE or record["analysis_source"] == PERSON
+    if data["buttonType"] == HS_CODE and record["resolved"] is not None and sure:
         message.sse_bookmark_data = bookmark_data(message, record, data["priority"])
 
 
@@ -464,10 +544,16 @@ def _complete(message: ChatMessage) -> None:
             context7_calls=context7_performance.get("total_api_calls", 0),
             context7_latency_ms=context7_performance.get("total_duration_ms", 0),
             database_queries=record["processing_metadata"]["database_queries"],
+            candidates=[{"hscode": b["hscode"], "confidence": b["confidence"]}
+                        for b in record["detail_buttons"] if b.get("candidate")],
+            follow_up=record.get("follow_up") if record["resolved"] is None else None,
+            chosen_by_person=record["analysis_source"] == PERSON,
+            bookmark=contracts.bookmark_offer(message.sse_bookmark_data),
         ),
     )
     _task_b_finish(message, "completed")
-    if not record.get("cache_hit"):
+    # Only a resolved code from the text alone is reused for the same question (never a person's own pick).
+    if not record.get("cache_hit") and record["resolved"] is not None and record["analysis_source"] != PERSON:
         transaction.on_commit(lambda: _detail_cache_put(message))
 
 
@@ -520,4 +606,67 @@ def detail_button_ready(message_id: int, button_type: str) -> bool:
                 _complete(message)
             else:
                 message.save(update_fields=["hscode_analysis", "sse_bookmark_data", "updated_at"])
+    return True
+
+
+# --- the person's pick among the candidates ------------------------------------------------
+
+
+class ChoiceError(ValueError):
+    """A pick that cannot be taken; `code` and `message` go back to the person as an error frame."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def message_code_choose(*, conversation_id, message_id: int, hscode: object) -> bool:
+    """Store the person's pick among the message's candidates and build that code's three buttons.
+
+    The pick is the person's own (ChatMessage.person_choice, apart from staff verdicts) and reprocessing keeps it.
+    Returns False when this code was already picked (a repeated click emits nothing).
+    """
+    wanted = _digits(hscode)[:6] if isinstance(hscode, str) else ""
+    with transaction.atomic():
+        message = (
+            ChatMessage.objects.locked()
+            .filter(pk=message_id, conversation_id=conversation_id, role=ChatMessage.Role.USER)
+            .first()
+        )
+        if message is None:
+            raise ChoiceError("not_found", "메시지를 찾을 수 없습니다.")
+        record = message.hscode_analysis
+        if message.status != ChatMessage.Status.COMPLETED or not record:
+            raise ChoiceError("not_ready", "이 메시지의 분석이 아직 끝나지 않았습니다.")
+        offered = {_digits(c["hscode"]): c for c in record.get("candidates_offered") or []}
+        if len(wanted) != 6 or wanted not in offered:
+            raise ChoiceError("not_a_candidate", "이 메시지에 제시된 후보 코드 중에서 골라 주세요.")
+        if record["analysis_source"] == PERSON and _digits(record["detected_hscode"]) == wanted:
+            return False
+        candidate = offered[wanted]
+        message.person_choice = {"hscode": candidate["hscode"], "confidence": candidate["confidence"],
+                                 "chosen_at": contracts.now_iso()}
+        resolved, source, confidence = _resolved(None, [], message.person_choice)
+        record.update(resolved=resolved, analysis_source=source, detected_hscode=resolved["display"],
+                      classification_confidence=round(confidence, 4), detail_buttons=[], needs_detail=[])
+        message.status = ChatMessage.Status.ANALYSING
+        message.waiting_since = datetime.now(UTC)
+        message.sse_bookmark_data = None
+        message.save(update_fields=["person_choice", "hscode_analysis", "status", "waiting_since",
+                                    "sse_bookmark_data", "updated_at"])
+        # The owner's recent codes follow the pick, as the live page shows it.
+        conversation = message.conversation
+        SearchHistory.objects.update_or_create(
+            message=message,
+            defaults={"owner_user_id": conversation.owner_user_id, "owner_session_key": conversation.owner_session_key,
+                      "hscode": resolved["display"], "product_name": (record.get("product_name") or "")[:200]},
+        )
+        event_emit(
+            conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTONS_START,
+            data=contracts.buttons_start_data(estimated_ms=_estimated_preparation_ms(), context7_enabled=False,
+                                              cache_checked=False),
+        )
+    for button_type in record["button_order"]:
+        detail_button_ready(message_id, button_type)
     return True

@@ -5,6 +5,9 @@
   "use strict";
 
   const T = JSON.parse(document.getElementById("chat-i18n").textContent);
+  // Event names, button types and client frame types come from the server's contract (chat/contracts.py).
+  const C = JSON.parse(document.getElementById("chat-contract").textContent);
+  const E = C.events;
   const messagesEl = document.getElementById("messages");
   const form = document.getElementById("chat-form");
   const input = document.getElementById("chat-input");
@@ -12,7 +15,7 @@
   const stateEl = document.getElementById("connection-state");
   const formError = document.getElementById("form-error");
   const recentEl = document.getElementById("recent-searches");
-  const BUTTON_TYPES = ["HS_CODE", "REGULATION", "STATISTICS"];
+  const savedEl = document.getElementById("saved-codes");
 
   let conversationId = null;
   let socket = null;
@@ -55,16 +58,11 @@
       node.appendChild(el("div", "who", T.you));
       node.appendChild(el("div", "content"));
       node.appendChild(el("div", "status muted"));
-      const buttons = el("div", "buttons");
-      BUTTON_TYPES.forEach(function (type) {
-        const slot = el("div", "button-slot pending");
-        slot.dataset.buttonType = type;
-        slot.appendChild(el("span", "spinner"));
-        slot.appendChild(el("span", "label", T.preparing));
-        buttons.appendChild(slot);
-      });
+      const buttons = el("div", "buttons"); // slots appear only while a preparation task is pending
       buttons.hidden = true;
       node.appendChild(buttons);
+      node.appendChild(el("div", "follow-up"));
+      node.appendChild(el("div", "bookmark"));
       node.appendChild(el("div", "notice"));
       const answer = el("div", "answer");
       answer.hidden = true;
@@ -93,23 +91,154 @@
     stopButton.hidden = !streaming;
   }
 
+  function inLanguage(byLanguage, fallback) {
+    return (byLanguage && byLanguage[T.lang]) || fallback || [];
+  }
+
+  // A preparation started: one pending slot per button type, replacing whatever was shown before.
+  function startButtons(v) {
+    const buttons = v.node.querySelector(".buttons");
+    buttons.replaceChildren();
+    C.buttonTypes.forEach(function (type) {
+      const slot = el("div", "button-slot pending");
+      slot.dataset.buttonType = type;
+      slot.appendChild(el("span", "spinner"));
+      slot.appendChild(el("span", "label", T.preparing));
+      buttons.appendChild(slot);
+    });
+    buttons.hidden = false;
+    v.node.querySelector(".follow-up").replaceChildren();
+    v.node.querySelector(".notice").replaceChildren();
+    v.node.querySelector(".bookmark").replaceChildren();
+  }
+
+  function isSaved(code) {
+    return !!(savedEl && savedEl.querySelector('li[data-code="' + CSS.escape(code) + '"]'));
+  }
+
+  // The seed 002 sse_bookmark_data offered as a visible action: save the code as 관심 품목.
+  function renderBookmark(v, offer) {
+    const box = v.node.querySelector(".bookmark");
+    box.replaceChildren();
+    if (!offer || !offer.target_value) return;
+    const action = el("button", "secondary bookmark-action");
+    action.type = "button";
+    action.dataset.code = offer.target_value;
+    const saved = isSaved(offer.target_value);
+    action.textContent = saved ? T.bookmarked : T.bookmark;
+    action.disabled = saved;
+    action.addEventListener("click", function () {
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        formError.textContent = T.sendFailed;
+        formError.hidden = false;
+        return;
+      }
+      socket.send(JSON.stringify({ type: C.frames.bookmark, message_id: Number(v.node.dataset.messageId) }));
+    });
+    box.appendChild(action);
+  }
+
+  function addSaved(data) {
+    if (!savedEl) return;
+    const empty = savedEl.querySelector(".empty");
+    if (empty) empty.remove();
+    if (!isSaved(data.target_value)) {
+      const item = el("li");
+      item.dataset.code = data.target_value;
+      const link = el("a", null, data.target_value);
+      link.href = "/detail/hscode/" + encodeURIComponent(data.target_value) + "/";
+      item.appendChild(link);
+      if (data.display_name) item.appendChild(el("small", "muted", " " + data.display_name));
+      savedEl.prepend(item);
+    }
+    document.querySelectorAll('.bookmark-action[data-code="' + CSS.escape(data.target_value) + '"]').forEach(
+      function (action) { action.textContent = T.bookmarked; action.disabled = true; });
+  }
+
+  // No task is pending any more: no spinner may stay.
+  function endButtons(v) {
+    const buttons = v.node.querySelector(".buttons");
+    buttons.querySelectorAll(".button-slot.pending").forEach(function (slot) { slot.remove(); });
+    buttons.hidden = buttons.children.length === 0;
+  }
+
+  function renderCandidate(v, b) {
+    const buttons = v.node.querySelector(".buttons");
+    buttons.querySelectorAll(".button-slot.pending").forEach(function (slot) { slot.remove(); });
+    buttons.hidden = false;
+    let slot = buttons.querySelector('.candidate[data-hscode="' + CSS.escape(b.hscode) + '"]');
+    if (!slot) {
+      slot = el("div", "button-slot ready candidate");
+      slot.dataset.hscode = b.hscode;
+      buttons.appendChild(slot);
+    }
+    slot.replaceChildren();
+    slot.style.order = String(b.priority || 0);
+    const name = T.lang === "en" ? (b.nameEn || b.nameKo) : (b.nameKo || b.nameEn);
+    const link = el("a", "detail-button candidate-link", b.hscode + " " + (name || ""));
+    link.href = b.url;
+    link.dataset.buttonType = b.buttonType;
+    slot.appendChild(link);
+    slot.appendChild(el("small", "muted", T.candidate + " " + b.priority + " · " + T.confidence + " " +
+      Math.round((b.confidence || 0) * 100) + "%"));
+    const choose = el("button", "secondary choose", T.chooseThis);
+    choose.type = "button";
+    choose.dataset.hscode = b.hscode;
+    choose.addEventListener("click", function () {
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        formError.textContent = T.sendFailed;
+        formError.hidden = false;
+        return;
+      }
+      socket.send(JSON.stringify({ type: C.frames.choose, message_id: Number(v.node.dataset.messageId),
+        hscode: b.hscode }));
+    });
+    slot.appendChild(choose);
+  }
+
   function renderButton(v, data) {
+    const meta = data.metadata || {};
+    if (data.candidate || meta.candidate) {
+      renderCandidate(v, {
+        buttonType: data.buttonType, url: data.url, priority: data.priority,
+        hscode: data.hscode || meta.hscode, confidence: data.confidence !== undefined ? data.confidence : meta.confidence,
+        nameKo: data.nameKo || meta.nameKo, nameEn: data.nameEn || meta.nameEn,
+      });
+      return;
+    }
     const buttons = v.node.querySelector(".buttons");
     buttons.hidden = false;
-    const slot = buttons.querySelector('[data-button-type="' + data.buttonType + '"]');
-    if (!slot) return;
+    let slot = buttons.querySelector('.button-slot[data-button-type="' + data.buttonType + '"]');
+    if (!slot) {
+      slot = el("div", "button-slot");
+      slot.dataset.buttonType = data.buttonType;
+      buttons.appendChild(slot);
+    }
     slot.replaceChildren();
     slot.className = "button-slot ready";
     slot.style.order = String(data.priority || 0);
-    const link = el("a", "detail-button", data.title);
+    const link = el("a", "detail-button", T.buttonTitles[data.buttonType] || data.title);
     link.href = data.url;
     link.dataset.buttonType = data.buttonType;
     slot.appendChild(link);
-    if (data.description) slot.appendChild(el("small", "muted", data.description));
+    const description = T.buttonDescriptions[data.buttonType] || data.description;
+    if (description) slot.appendChild(el("small", "muted", description));
+  }
+
+  function renderFollowUp(v, questions) {
+    const box = v.node.querySelector(".follow-up");
+    box.replaceChildren();
+    if (!questions || !questions.length) return;
+    box.appendChild(el("strong", null, T.followUp));
+    const list = el("ul", "questions");
+    questions.forEach(function (q) { list.appendChild(el("li", null, q)); });
+    box.appendChild(list);
   }
 
   function renderNoCode(v, suggestions) {
-    v.node.querySelector(".buttons").hidden = true;
+    const buttons = v.node.querySelector(".buttons");
+    buttons.replaceChildren();
+    buttons.hidden = true;
     const notice = v.node.querySelector(".notice");
     notice.replaceChildren(el("strong", null, T.noHscode));
     const list = el("ul", "suggestions");
@@ -119,10 +248,17 @@
     v.node.querySelector(".status").textContent = "";
   }
 
-  function renderDetected(v, code, confidence) {
+  function renderFallback(v, message) {
+    const notice = v.node.querySelector(".notice");
+    notice.textContent = T.fallback + (message ? " (" + message + ")" : "");
+    notice.className = "notice notice-warn";
+  }
+
+  function renderDetected(v, code, confidence, byPerson) {
     const status = v.node.querySelector(".status");
-    status.textContent = code ? T.detected + ": " + code +
-      (confidence !== undefined ? " (" + T.confidence + " " + Math.round(confidence * 100) + "%)" : "") : "";
+    if (!code) { status.textContent = ""; return; }
+    status.textContent = (byPerson ? T.chosen : T.detected) + ": " + code +
+      (confidence !== undefined && !byPerson ? " (" + T.confidence + " " + Math.round(confidence * 100) + "%)" : "");
   }
 
   function addRecent(code) {
@@ -142,26 +278,24 @@
     frame.data.messages.forEach(function (m) {
       const v = view(m.message_id);
       v.node.querySelector(".content").textContent = m.content;
-      (m.buttons || []).forEach(function (b) {
-        renderButton(v, { buttonType: b.type, url: b.url, title: b.title, priority: b.priority });
-      });
-      if (m.status === "analysing") v.node.querySelector(".buttons").hidden = false;
+      if (m.status === "analysing" || m.status === "pending") startButtons(v);
+      (m.buttons || []).forEach(function (b) { renderButton(v, storedButton(b)); });
       if (m.answer) setAnswer(v, m.answer.content, m.answer.status !== "streaming");
       v.answerBaseSeq = frame.last_seq; // its text already holds every delta up to here
     });
   }
 
   function applyFrame(frame) {
-    if (frame.event === "error") {
+    if (frame.event === E.error) {
       formError.textContent = frame.data.message;
       formError.hidden = false;
       return;
     }
-    if (frame.event === "snapshot") { applySnapshot(frame); return; }
+    if (frame.event === E.snapshot) { applySnapshot(frame); return; }
     if (typeof frame.seq !== "number" || frame.seq <= lastSeq) return; // already applied
     if (frame.seq > lastSeq + 1 && lastSeq > 0 && socket) {
       // A gap: ask the server to replay from what we have (it answers with a snapshot and the events).
-      socket.send(JSON.stringify({ type: "resync", after: lastSeq }));
+      socket.send(JSON.stringify({ type: C.frames.resync, after: lastSeq }));
     }
     lastSeq = frame.seq;
     if (!frame.message_id) return;
@@ -169,41 +303,66 @@
     const status = v.node.querySelector(".status");
     const data = frame.data;
     switch (frame.event) {
-      case "message_created":
+      case E.messageCreated:
         v.node.querySelector(".content").textContent = data.content;
         break;
-      case "thinking":
+      case E.thinking:
         status.textContent = T.thinking;
         break;
-      case "detail_page_buttons_start":
-        v.node.querySelector(".buttons").hidden = false;
+      case E.buttonsStart:
+        startButtons(v);
         status.textContent = T.preparing;
         break;
-      case "detail_page_button_ready":
+      case E.buttonReady:
         renderButton(v, data);
         break;
-      case "detail_page_buttons_complete":
-        renderDetected(v, data.summary.hscode_detected, data.summary.confidence_score);
+      case E.buttonsComplete:
+        endButtons(v);
+        renderDetected(v, data.summary.hscode_detected, data.summary.confidence_score, data.chosenBy === "person");
+        renderFollowUp(v, inLanguage(data.followUpByLanguage));
+        renderBookmark(v, data.bookmark);
         addRecent(data.summary.hscode_detected);
         break;
-      case "detail_page_buttons_error":
-        if (data.errorCode === "NO_HSCODE_DETECTED") {
-          renderNoCode(v, data.suggestions);
+      case E.buttonsError:
+        if (data.errorCode === C.noHscode) {
+          renderNoCode(v, inLanguage(data.suggestionsByLanguage, data.suggestions));
         } else {
-          const notice = v.node.querySelector(".notice");
-          notice.textContent = T.fallback + " (" + data.errorMessage + ")";
-          notice.className = "notice notice-warn";
+          renderFallback(v, data.errorMessage);
         }
         break;
-      case "answer_delta":
+      case E.bookmarkSaved:
+        addSaved(data);
+        break;
+      case E.answerDelta:
         if (frame.seq > v.answerBaseSeq && !v.answerDone) {
           setAnswer(v, v.node.querySelector(".answer-text").textContent + data.delta, false);
         }
         break;
-      case "answer_complete":
+      case E.answerComplete:
         setAnswer(v, data.content, true);
         if (data.stopped) v.node.querySelector(".answer").appendChild(el("small", "muted", T.stopped));
         break;
+    }
+  }
+
+  function storedButton(b) {
+    return { buttonType: b.type, url: b.url, title: b.title, description: b.description, priority: b.priority,
+      candidate: b.candidate, hscode: b.hscode, confidence: b.confidence, nameKo: b.nameKo, nameEn: b.nameEn };
+  }
+
+  // The same picture a live viewer has, drawn from the stored analysis (reload, second tab, reconnect).
+  function renderStoredAnalysis(v, status, analysis) {
+    if (status === "pending" || status === "analysing") startButtons(v);
+    if (!analysis) return;
+    if (analysis.fallback_used) renderFallback(v, "");
+    (analysis.detail_buttons || []).forEach(function (b) { renderButton(v, storedButton(b)); });
+    if (status === "failed" && !analysis.resolved) {
+      renderNoCode(v, inLanguage((analysis.no_hscode || {}).suggestionsByLanguage));
+    }
+    if (status === "completed") {
+      renderDetected(v, analysis.detected_hscode, analysis.classification_confidence,
+        analysis.analysis_source === "person");
+      if (!analysis.resolved) renderFollowUp(v, inLanguage(analysis.follow_up));
     }
   }
 
@@ -213,14 +372,9 @@
     messages.filter(function (m) { return m.role === "user"; }).forEach(function (m) {
       const v = view(m.id);
       v.node.querySelector(".content").textContent = m.content;
-      const analysis = m.hscode_analysis;
-      if (analysis) {
-        (analysis.detail_buttons || []).forEach(function (b) {
-          renderButton(v, { buttonType: b.type, url: b.url, title: b.title, priority: b.priority });
-        });
-        if (m.status === "failed" && !analysis.resolved) renderNoCode(v, []);
-        if (m.status === "completed") renderDetected(v, analysis.detected_hscode, analysis.classification_confidence);
-      }
+      renderStoredAnalysis(v, m.status, m.hscode_analysis);
+      const bookmark = m.sse_bookmark_data;
+      if (m.status === "completed" && bookmark && bookmark.bookmark_available) renderBookmark(v, bookmark);
       const answer = answers.get(m.id);
       if (answer) setAnswer(v, answer.content, answer.status !== "streaming");
     });
@@ -233,14 +387,22 @@
       try {
         // The seq first, then the messages: whatever happens in between is replayed after it.
         const conversation = await api("/api/conversations/" + conversationId + "/");
-        const page = await api("/api/conversations/" + conversationId + "/messages/?limit=500");
+        // Every page of messages (the API caps a page's size; `next` leads on until the end).
+        const messages = [];
+        let next = "/api/conversations/" + conversationId + "/messages/";
+        while (next) {
+          const page = await api(next);
+          messages.push.apply(messages, page.results);
+          next = page.next;
+        }
         messagesEl.replaceChildren();
         views.clear();
-        renderStored(page.results);
+        renderStored(messages);
         lastSeq = conversation.last_seq;
         localStorage.setItem("tradechat.conversation", conversationId);
         return;
       } catch (e) {
+        console.error("conversation load failed", e);
         conversationId = null; // gone or not ours: start a new one
       }
     }
@@ -286,12 +448,12 @@
       formError.hidden = false;
       return;
     }
-    socket.send(JSON.stringify({ type: "chat.message", message: text }));
+    socket.send(JSON.stringify({ type: C.frames.message, message: text }));
     input.value = "";
   });
 
   stopButton.addEventListener("click", function () {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "chat.stop" }));
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: C.frames.stop }));
   });
 
   input.addEventListener("keydown", function (event) {

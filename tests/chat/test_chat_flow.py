@@ -172,3 +172,33 @@ async def test_idle_socket_stays_open_for_30_seconds_then_still_delivers(chat_cl
         await asyncio.sleep(30)
         frames = await _exchange(ws, "8517.13")
     assert contracts.BUTTONS_COMPLETE in {f["event"] for f in frames}
+
+
+async def test_an_uncertain_product_gets_candidates_and_a_pick_over_the_socket_builds_that_codes_buttons(
+    chat_client, hsk_table
+):
+    conversation_id = chat_client.conversation_create()
+    async with chat_client.connect(conversation_id) as ws:
+        frames = await _exchange(ws, "stainless steel bottle opener")
+        for frame in frames:
+            _validate(frame)
+        message_id = frames[0]["message_id"]
+        candidates = [f["data"]["metadata"] for f in frames if f["event"] == contracts.BUTTON_READY]
+        assert "8205.51" in {c["hscode"] for c in candidates} and all(c["candidate"] for c in candidates)
+        assert contracts.BUTTONS_ERROR not in {f["event"] for f in frames}
+
+        # A code that was not offered: a clean refusal, the socket stays open.
+        await ws.send(json.dumps({"type": "hscode.choose", "message_id": message_id, "hscode": "8517.13"}))
+        refused = json.loads(await ws.recv())
+        assert refused == contracts.error_frame("not_a_candidate", refused["data"]["message"])
+
+        await ws.send(json.dumps({"type": "hscode.choose", "message_id": message_id, "hscode": "8205.51"}))
+        picked = await frames_until(ws, {contracts.BUTTONS_COMPLETE})
+    for frame in picked:
+        _validate(frame)
+    assert [f["event"] for f in picked] == [contracts.BUTTONS_START, *[contracts.BUTTON_READY] * 3,
+                                            contracts.BUTTONS_COMPLETE]
+    assert picked[-1]["data"]["summary"]["hscode_detected"] == "8205.51"
+    assert picked[-1]["data"]["chosenBy"] == "person"
+    stored = await database_sync_to_async(ChatMessage.objects.get)(pk=message_id)
+    assert stored.person_choice["hscode"] == "8205.51"

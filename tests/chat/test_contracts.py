@@ -94,3 +94,64 @@ def test_schemas_reject_a_button_without_its_metadata():
     broken = dict(button, metadata={"hscode": "8517.12.00"})
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+
+
+def test_no_hscode_detected_carries_partial_results_in_the_seed_7_shape():
+    data = contracts.no_hscode_error_data(
+        context7_attempted=False, confidence=0.03,
+        suggestions_by_language={"ko": ["제품명을 적어 주세요"], "en": ["Name the product"]},
+    )
+    jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTONS_ERROR])
+    seed_error = next(e["data"] for e in SEED["events"] if e["data"].get("type") == "error")
+    _assert_covers(_shape(data["partialResults"]), _shape(seed_error["partialResults"]))
+    assert data["partialResults"] == {"buttonsGenerated": 0, "hscode_detected": None, "confidence_score": 0.03}
+    assert data["suggestions"][: len(contracts.NO_HSCODE_SUGGESTIONS)] == list(contracts.NO_HSCODE_SUGGESTIONS)
+    broken = dict(data, partialResults={"buttonsGenerated": 0})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, contracts.DATA_SCHEMAS[contracts.BUTTONS_ERROR])
+
+
+def test_a_candidate_button_is_the_seed_hs_code_button_plus_its_candidate_fields():
+    seed = next(e["data"] for e in SEED["events"] if e["data"].get("buttonType") == "HS_CODE")
+    candidate = json.loads(json.dumps(seed))
+    candidate["metadata"].update(candidate=True, candidateRank=1, confidence=0.2, nameKo="삼겹살", nameEn="Bellies")
+    jsonschema.validate(candidate, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+    for missing in ("candidateRank", "nameKo", "confidence"):
+        broken = json.loads(json.dumps(candidate))
+        del broken["metadata"][missing]
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+    as_regulation = dict(candidate, buttonType="REGULATION")  # only an HS code can be a candidate
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(as_regulation, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+
+
+def test_complete_with_candidates_and_follow_up_validates_and_still_covers_the_seed():
+    data = contracts.buttons_complete_data(
+        total_ms=5, buttons_generated=2, hscode=None, confidence=0.2, analysis_source="local", fallback_used=False,
+        cache_hit=False, context7_calls=0, context7_latency_ms=0, database_queries=3,
+        candidates=[{"hscode": "0203.29", "confidence": 0.197}, {"hscode": "0203.21", "confidence": 0.175}],
+        follow_up={"ko": ["질문"], "en": ["question"]},
+        bookmark=contracts.bookmark_offer(SEED["sse_bookmark_data"]),
+    )
+    jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTONS_COMPLETE])
+    seed_complete = next(e["data"] for e in SEED["events"] if e["data"].get("type") == "complete")
+    _assert_covers(_shape(data), _shape(seed_complete))
+    too_many = dict(data, candidates=data["candidates"] * 2)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(too_many, contracts.DATA_SCHEMAS[contracts.BUTTONS_COMPLETE])
+
+
+def test_the_page_gets_every_event_name_and_frame_type_from_the_contract():
+    client = contracts.client_contract()
+    assert set(client["events"].values()) == set(contracts.DATA_SCHEMAS) | {contracts.ERROR, contracts.SNAPSHOT}
+    assert client["buttonTypes"] == list(contracts.BUTTON_TYPES)
+    assert set(client["frames"].values()) == set(contracts.CLIENT_FRAME_TYPES)
+
+
+def test_the_seed_bookmark_data_becomes_an_offer_and_a_saved_event():
+    offer = contracts.bookmark_offer(SEED["sse_bookmark_data"])
+    assert offer == {"bookmark_type": "HS_CODE", "target_value": "8517.12.00",
+                     "display_name": "스마트폰 (HS Code 8517.12.00)"}
+    assert contracts.bookmark_offer(dict(SEED["sse_bookmark_data"], bookmark_available=False)) is None
+    jsonschema.validate(contracts.bookmark_saved_data(**offer), contracts.DATA_SCHEMAS[contracts.BOOKMARK_SAVED])

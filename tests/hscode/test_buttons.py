@@ -10,7 +10,7 @@ import pytest
 
 from chat import contracts
 from hscode.analysis.analyse import analyse_text
-from hscode.buttons import button_build, button_order
+from hscode.buttons import button_build, button_order, candidate_button
 from hscode.regulations import regulation_summary
 from hscode.services import analysis_record
 from tests.chat.test_contracts import _assert_covers, _shape
@@ -63,3 +63,13 @@ def test_national_digits_are_kept_in_the_button_code():
     assert data["metadata"]["hscode"] == "8517.13-0000"
     assert data["metadata"]["categoryInfo"]["subheading"] == "851713"
     assert data["url"] == "/detail/hscode/8517.13-0000/"
+
+
+def test_a_candidate_button_validates_and_covers_the_seed_hs_code_button():
+    data = candidate_button(code="0203.29", confidence=0.197, rank=1, names=("삼겹살", "Bellies"), language="ko",
+                            source="local", session_id="550e8400-e29b-41d4-a716-446655440000")
+    jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+    seed = next(e["data"] for e in SEED["events"] if e["data"].get("buttonType") == "HS_CODE")
+    _assert_covers(_shape(data), _shape(seed))
+    assert data["metadata"]["candidate"] is True and data["metadata"]["confidence"] == 0.197
+    assert data["url"] == "/detail/hscode/0203.29/"

@@ -18,6 +18,8 @@ FRAMES = 10_000
 ERROR_CODES = {
     "binary_not_supported", "frame_too_large", "frame_too_deep", "invalid_json", "invalid_frame", "unknown_type",
     "invalid_message", "invalid_encoding", "empty_message", "message_too_long",
+    # a pick or a bookmark of a message this conversation does not have
+    "not_found", "bookmark_unavailable",
 }
 
 json_values = st.recursive(
@@ -26,8 +28,9 @@ json_values = st.recursive(
     max_leaves=20,
 )
 hostile_objects = st.fixed_dictionaries(
-    {"type": st.sampled_from(["chat.message", "chat.stop", "resync", "x", "", "chat.message\x00"]) | st.text()},
-    optional={"message": json_values, "after": json_values, "message_id": json_values},
+    {"type": st.sampled_from(["chat.message", "chat.stop", "resync", "hscode.choose", "bookmark.save", "x", "",
+                              "chat.message\x00"]) | st.text()},
+    optional={"message": json_values, "after": json_values, "message_id": json_values, "hscode": json_values},
 ).filter(
     # A well-formed chat message would be saved and answered: that is not an attack frame.
     lambda d: not (d.get("type") == "chat.message" and isinstance(d.get("message"), str)
