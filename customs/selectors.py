@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from kcs.rate_types import BASIC, FTA, WTO, rate_type
 
-from .models import HskEdition, HskGroup, HskLine, TariffImport, TariffRate
+from .models import HskEdition, HskGroup, HskLine, RequirementLookup, TariffImport, TariffRate
 
 OTHER_KO = "기타"
 OTHER_EN = "Other"
@@ -305,3 +305,62 @@ def code_facts(hs6: str, national: str = "") -> CodeFacts:
         edition=edition.edition if edition else "", lines=lines, rates=rates, check=check,
         lookup_url=tariff_lookup_url(lookup_code),
     )
+
+
+# --- 세관장확인대상 requirements ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RequirementView:
+    law_code: str
+    law_name: str
+    agency_name: str
+    document: str
+    valid_from: dt.date | None
+
+
+@dataclass(frozen=True)
+class DirectionRequirements:
+    direction: str  # "import" | "export"
+    rows: tuple[RequirementView, ...]
+    fetched: bool  # False: no answer held (not asked yet, or the service failed)
+    fetched_at: dt.datetime | None
+    source: str
+    error_code: str = ""
+
+
+@dataclass(frozen=True)
+class LineRequirements:
+    code: str
+    dotted: str
+    import_: DirectionRequirements
+    export: DirectionRequirements
+
+    @property
+    def directions(self) -> tuple[DirectionRequirements, DirectionRequirements]:
+        return (self.import_, self.export)
+
+
+def requirements_for(codes: list[str], errors: dict[tuple[str, str], str] | None = None) -> list[LineRequirements]:
+    """The stored requirements of each HSK10 in `codes`, import then export; `errors` marks lookups that failed
+    just now (their previous answer, if any, is still shown)."""
+    errors = errors or {}
+    lookups = {
+        (lookup.code, lookup.direction): lookup
+        for lookup in RequirementLookup.objects.filter(code__in=codes).prefetch_related("requirements")
+    }
+
+    def one(code: str, direction: str) -> DirectionRequirements:
+        lookup = lookups.get((code, direction))
+        if lookup is None:
+            return DirectionRequirements(direction, (), False, None, "", errors.get((code, direction), ""))
+        rows = tuple(
+            RequirementView(r.law_code, r.law_name, r.agency_name, r.document, r.valid_from)
+            for r in lookup.requirements.all()
+        )
+        return DirectionRequirements(direction, rows, True, lookup.fetched_at, lookup.source,
+                                     errors.get((code, direction), ""))
+
+    return [LineRequirements(code, dotted_hsk(code), one(code, "import"), one(code, "export")) for code in codes]
+
+
+def requirements_oldest_fetch() -> dt.datetime | None:
+    return RequirementLookup.objects.order_by("fetched_at").values_list("fetched_at", flat=True).first()

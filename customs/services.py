@@ -6,7 +6,9 @@ it in one transaction: a malformed file loads nothing, and a failed write leaves
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +16,17 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
+from kcs import live
+from kcs import service_errors as codes
+from kcs.client import fetch_requirements
 from kcs.hsk_file import read_hsk_table
+from kcs.service_errors import KcsServiceError
 from kcs.tariff_file import read_tariff_file
 
-from .models import HskEdition, HskGroup, HskLine, TariffImport, TariffRate
+from .live_services import requirements_service, service_client
+from .models import HskEdition, HskGroup, HskLine, Requirement, RequirementLookup, TariffImport, TariffRate
 
 Progress = Callable[[int], object]
 BATCH = 2000
@@ -154,3 +162,69 @@ def shipped_hsk_path() -> Path:
 def shipped_hsk_load(*, progress: Progress | None = None) -> HskImportResult:
     """The HSK table the project ships (KCS_HSK_FILE), loaded unless that file is already loaded."""
     return hsk_import(shipped_hsk_path(), progress=progress)
+
+
+# --- 세관장확인대상 requirements from the live service --------------------------------------------------------
+def requirements_refresh(code: str, direction: str) -> RequirementLookup:
+    """Ask the requirements service for one HSK10 and direction and store the answer (rows replaced in one
+    transaction). A KcsServiceError propagates and nothing is stored: the previous answer, if any, stays."""
+    service = requirements_service()
+    if service is None:
+        raise KcsServiceError(codes.NOT_CONFIGURED, "no requirements service key is configured", service="ccct")
+    rows, fetched = fetch_requirements(service_client(service), code, direction)
+    fetched_at = dt.datetime.fromtimestamp(fetched.fetched_at, tz=dt.UTC)
+    with transaction.atomic():
+        lookup, _ = RequirementLookup.objects.update_or_create(
+            code=code, direction=direction, defaults={"source": service, "fetched_at": fetched_at}
+        )
+        lookup.requirements.all().delete()
+        Requirement.objects.bulk_create(
+            Requirement(
+                lookup=lookup,
+                position=index,
+                law_code=row.law_code,
+                law_name=row.law_name,
+                agency_code=row.agency_code,
+                agency_name=row.agency_name,
+                document=row.document,
+                valid_from=row.valid_from,
+                valid_to=row.valid_to,
+                timing_code=row.timing_code,
+            )
+            for index, row in enumerate(rows)
+        )
+    return lookup
+
+
+@dataclass(frozen=True)
+class RequirementsEnsured:
+    refreshed: int
+    errors: dict[tuple[str, str], str]  # (code, direction) → error code
+    skipped: int  # left for later: the page's time budget ran out
+
+
+def requirements_ensure(codes_: list[str], *, budget_s: float, now: dt.datetime | None = None) -> RequirementsEnsured:
+    """Fetch the requirements of `codes_` (both directions) that are missing or older than the refresh age,
+    until `budget_s` runs out. Errors are collected per lookup, never stored."""
+    if requirements_service() is None:
+        return RequirementsEnsured(refreshed=0, errors={}, skipped=0)
+    now = now or timezone.now()
+    fresh_after = now - dt.timedelta(days=settings.KCS_REQUIREMENTS_MAX_AGE_DAYS)
+    held = {
+        (code, direction)
+        for code, direction in RequirementLookup.objects.filter(code__in=codes_, fetched_at__gte=fresh_after)
+        .values_list("code", "direction")
+    }
+    wanted = [(c, d) for c in codes_ for d in (live.IMPORT, live.EXPORT) if (c, d) not in held]
+    deadline = time.monotonic() + budget_s
+    refreshed, errors, skipped = 0, {}, 0
+    for code, direction in wanted:
+        if time.monotonic() >= deadline:
+            skipped += 1
+            continue
+        try:
+            requirements_refresh(code, direction)
+            refreshed += 1
+        except KcsServiceError as error:
+            errors[(code, direction)] = error.code
+    return RequirementsEnsured(refreshed=refreshed, errors=errors, skipped=skipped)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,15 +18,18 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from customs.live_services import SOURCE_NAMES, person_message, requirements_service
 from customs.selectors import (
     HskCheck,
     current_edition,
     hsk_check,
     hsk_lines,
     hsk_names_by_hs6,
+    requirements_for,
     tariff_lookup_url,
     tariff_rates,
 )
+from customs.services import requirements_ensure
 from trade.charts import bar_chart
 from trade.selectors import parse_period, statistics_availability, statistics_report
 
@@ -252,6 +256,7 @@ def regulation(request: HttpRequest) -> HttpResponse:
         "mention": mention,
         "entry": nomenclature.get(mention.code),
         "hsk_names": _hsk_names(mention),
+        **_korea_requirements(mention),
         "english": english,
         "country": country,
         "country_unrecognised": not country_ok,
@@ -262,6 +267,32 @@ def regulation(request: HttpRequest) -> HttpResponse:
         "summary": regulation_summary(mention.code),
     }
     return _private(render(request, "hscode/regulation.html", context))
+
+
+def _korea_requirements(mention: CodeMention) -> dict:
+    """Korea's 세관장확인대상 requirements of the code's HSK lines (fetched now when missing or old)."""
+    service = requirements_service()
+    if mention.level != 6:
+        return {"korea_service": service, "korea_lines": [], "korea_needs_subheading": True}
+    prefix = mention.full_digits if len(mention.national) == 4 else mention.code
+    codes = [line.code for line in hsk_lines(prefix)]
+    errors: dict[tuple[str, str], str] = {}
+    if service is not None and codes:
+        errors = requirements_ensure(codes, budget_s=settings.KCS_REQUIREMENTS_PAGE_BUDGET_S).errors
+    lines = []
+    for line in requirements_for(codes, errors):
+        directions = [
+            {"d": d, "error": person_message(d.error_code) if d.error_code else "",
+             "source_name": SOURCE_NAMES.get(d.source, "")}
+            for d in line.directions
+        ]
+        lines.append({"line": line, "directions": directions})
+    return {
+        "korea_service": service,
+        "korea_service_name": SOURCE_NAMES.get(service or "", ""),
+        "korea_lines": lines,
+        "korea_needs_subheading": False,
+    }
 
 
 def _statistics_code(mention: CodeMention) -> str:
