@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from kcs.rate_types import BASIC, FTA, WTO, rate_type
 
+from .live_services import SOURCE_NAMES, requirements_service
 from .models import HskEdition, HskGroup, HskLine, RequirementLookup, TariffImport, TariffRate
 
 OTHER_KO = "기타"
@@ -288,10 +289,16 @@ class CodeFacts:
     rates: RatesInfo
     check: HskCheck | None  # for a typed 10-digit code
     lookup_url: str
+    # Korea's 세관장확인대상 requirements of the lines, as stored (only when asked for).
+    requirements: tuple[LineRequirements, ...] = ()
+    requirements_connected: bool = False
+    requirements_errors: dict = field(default_factory=dict)
 
 
-def code_facts(hs6: str, national: str = "") -> CodeFacts:
-    """Facts for an HS code (2–6 digits) and the national digits typed after it ("" when none)."""
+def code_facts(hs6: str, national: str = "", *, requirements: bool = False,
+               requirement_errors: dict | None = None) -> CodeFacts:
+    """Facts for an HS code (2–6 digits) and the national digits typed after it ("" when none); with
+    `requirements`, the stored 세관장확인대상 requirements of its lines too."""
     edition = current_edition()
     check = None
     prefix = hs6
@@ -301,9 +308,12 @@ def code_facts(hs6: str, national: str = "") -> CodeFacts:
     lines = tuple(hsk_lines(prefix, limit=60))
     rates = tariff_rates([line.code for line in lines])
     lookup_code = lines[0].code if len(lines) == 1 else prefix
+    stored = tuple(requirements_for([line.code for line in lines], requirement_errors)) if requirements else ()
     return CodeFacts(
         edition=edition.edition if edition else "", lines=lines, rates=rates, check=check,
-        lookup_url=tariff_lookup_url(lookup_code),
+        lookup_url=tariff_lookup_url(lookup_code), requirements=stored,
+        requirements_connected=requirements_service() is not None,
+        requirements_errors=dict(requirement_errors or {}),
     )
 
 
@@ -325,6 +335,10 @@ class DirectionRequirements:
     fetched_at: dt.datetime | None
     source: str
     error_code: str = ""
+
+    @property
+    def source_name(self) -> str:
+        return SOURCE_NAMES.get(self.source, self.source)
 
 
 @dataclass(frozen=True)

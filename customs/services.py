@@ -27,6 +27,7 @@ from kcs.tariff_file import read_tariff_file
 
 from .live_services import requirements_service, service_client
 from .models import HskEdition, HskGroup, HskLine, Requirement, RequirementLookup, TariffImport, TariffRate
+from .selectors import CodeFacts, code_facts
 
 Progress = Callable[[int], object]
 BATCH = 2000
@@ -228,3 +229,17 @@ def requirements_ensure(codes_: list[str], *, budget_s: float, now: dt.datetime 
         except KcsServiceError as error:
             errors[(code, direction)] = error.code
     return RequirementsEnsured(refreshed=refreshed, errors=errors, skipped=skipped)
+
+
+ANSWER_LINES_FETCHED = 6  # a chat answer fetches the requirements of at most this many HSK lines
+
+
+def code_facts_for_answer(hs6: str, national: str = "", *, requirements: bool = False) -> CodeFacts:
+    """The customs facts a chat answer states. With `requirements` (a regulation question), the requirements of
+    the code's HSK lines are fetched first when missing or old (within KCS_REQUIREMENTS_PAGE_BUDGET_S)."""
+    errors: dict[tuple[str, str], str] = {}
+    if requirements and requirements_service() is not None:
+        facts = code_facts(hs6, national)
+        codes_ = [line.code for line in facts.lines[:ANSWER_LINES_FETCHED]]
+        errors = requirements_ensure(codes_, budget_s=settings.KCS_REQUIREMENTS_PAGE_BUDGET_S).errors
+    return code_facts(hs6, national, requirements=requirements, requirement_errors=errors)
