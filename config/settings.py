@@ -206,6 +206,7 @@ CELERY_TASK_ROUTES = (
     "config.task_routes.route_network_bound",
     {
         "hscode.tasks.reprocess_*": {"queue": "bulk"},
+        "trade.tasks.nitemtrade_fetch": {"queue": "io"},  # waits on data.go.kr
         "chat.tasks.*": {"queue": "chat"},
         "hscode.tasks.*": {"queue": "chat"},
     },

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +32,9 @@ from customs.selectors import (
 )
 from customs.services import requirements_ensure
 from trade.charts import bar_chart
+from trade.live import nitemtrade_connected, nitemtrade_request
 from trade.selectors import parse_period, statistics_availability, statistics_report
+from trade.tasks import nitemtrade_fetch_task
 
 from .analysis.nomenclature import HSEntry, get_nomenclature
 from .analysis.notation import CodeMention, normalize_code
@@ -306,6 +309,7 @@ def statistics(request: HttpRequest) -> HttpResponse:
         return not_found
     period, period_ok = parse_period(request.GET.get("period"))
     code = _statistics_code(mention)
+    live_fetch = _nitemtrade_fetch(mention)
     report = statistics_report(code, period)
     series = [{"series": s, "chart": bar_chart(s.periods)} for s in report.series]
     context = {
@@ -322,8 +326,25 @@ def statistics(request: HttpRequest) -> HttpResponse:
         "scope_code": _dotted_digits(report.scope.code),
         "scope_lines": [_dotted_digits(c) for c in report.scope.codes],
         "lookup_url": reverse("hscode:statistics"),
+        "live_connected": nitemtrade_connected(),
+        "live_fetch": live_fetch,
+        "live_running": live_fetch is not None and live_fetch.status in ("queued", "running"),
+        "live_error": person_message(live_fetch.error_code) if live_fetch is not None and live_fetch.error_code
+        else "",
+        "show_operator_help": request.user.is_active and request.user.is_staff,
     }
     return _private(render(request, "hscode/statistics.html", context))
+
+
+def _nitemtrade_fetch(mention: CodeMention):
+    """The nitemtrade fetch of the code's HS6: asked for (on the io worker, after commit) when months are missing."""
+    if mention.level != 6:
+        return None
+    fetch, enqueue = nitemtrade_request(mention.code)
+    if enqueue:
+        hs6 = mention.code
+        transaction.on_commit(lambda: nitemtrade_fetch_task.delay(hs6))
+    return fetch
 
 
 def _dotted_digits(digits: str) -> str:
