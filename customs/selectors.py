@@ -236,6 +236,10 @@ class RatesInfo:
     source_file: str = ""
     imported_at: dt.datetime | None = None
     by_code: dict[str, LineRates] = field(default_factory=dict)
+    # Codes whose rows come from UNI-PASS API030 (live) instead of the file, and when they were fetched.
+    live_codes: frozenset[str] = frozenset()
+    live_fetched_at: dt.datetime | None = None
+    live_error_code: str = ""
 
 
 def _rate_view(row: TariffRate) -> RateView:
@@ -244,6 +248,17 @@ def _rate_view(row: TariffRate) -> RateView:
         rate_type=row.rate_type, name_ko=kind.name_ko, name_en=kind.name_en, kind=kind.kind, rate=row.rate,
         specific_duty=row.specific_duty, valid_from=row.valid_from, valid_to=row.valid_to,
     )
+
+
+def line_rates(code: str, views: list[RateView]) -> LineRates:
+    """Basic, WTO and the FTA rates (lowest first) of one code from its rate views."""
+    basic = next((v for v in views if v.kind == BASIC), None)
+    wto = next((v for v in views if v.kind == WTO), None)
+    fta = sorted(
+        (v for v in views if v.kind == FTA),
+        key=lambda v: (v.rate is None, v.rate if v.rate is not None else Decimal(0), v.rate_type),
+    )
+    return LineRates(code=code, basic=basic, wto=wto, fta=tuple(fta))
 
 
 def tariff_rates(codes: list[str], *, on: dt.date | None = None) -> RatesInfo:
@@ -256,16 +271,7 @@ def tariff_rates(codes: list[str], *, on: dt.date | None = None) -> RatesInfo:
     grouped: dict[str, list[TariffRate]] = {}
     for row in rows:
         grouped.setdefault(row.code, []).append(row)
-    by_code = {}
-    for code, code_rows in grouped.items():
-        views = [_rate_view(row) for row in code_rows]
-        basic = next((v for v in views if v.kind == BASIC), None)
-        wto = next((v for v in views if v.kind == WTO), None)
-        fta = sorted(
-            (v for v in views if v.kind == FTA),
-            key=lambda v: (v.rate is None, v.rate if v.rate is not None else Decimal(0), v.rate_type),
-        )
-        by_code[code] = LineRates(code=code, basic=basic, wto=wto, fta=tuple(fta))
+    by_code = {code: line_rates(code, [_rate_view(row) for row in code_rows]) for code, code_rows in grouped.items()}
     sources = {row.source for row in rows}
     source = max(sources, key=lambda s: (s.imported_at, s.id)) if sources else latest
     return RatesInfo(loaded=True, as_of=on, source_file=source.source_file, imported_at=source.imported_at,

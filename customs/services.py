@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -20,14 +20,15 @@ from django.utils import timezone
 
 from kcs import live
 from kcs import service_errors as codes
-from kcs.client import fetch_requirements
+from kcs.client import fetch_requirements, fetch_tariff_rows
 from kcs.hsk_file import read_hsk_table
+from kcs.rate_types import rate_type
 from kcs.service_errors import KcsServiceError
 from kcs.tariff_file import read_tariff_file
 
-from .live_services import requirements_service, service_client
+from .live_services import requirements_service, service_client, service_configured
 from .models import HskEdition, HskGroup, HskLine, Requirement, RequirementLookup, TariffImport, TariffRate
-from .selectors import CodeFacts, code_facts
+from .selectors import CodeFacts, RatesInfo, RateView, code_facts, line_rates, tariff_rates
 
 Progress = Callable[[int], object]
 BATCH = 2000
@@ -243,3 +244,45 @@ def code_facts_for_answer(hs6: str, national: str = "", *, requirements: bool = 
         codes_ = [line.code for line in facts.lines[:ANSWER_LINES_FETCHED]]
         errors = requirements_ensure(codes_, budget_s=settings.KCS_REQUIREMENTS_PAGE_BUDGET_S).errors
     return code_facts(hs6, national, requirements=requirements, requirement_errors=errors)
+
+
+# --- UNI-PASS API030 live tariff rows ------------------------------------------------------------------------
+LIVE_TARIFF_CODES = 6  # a page asks API030 for at most this many HSK lines
+
+
+def tariff_rates_current(codes_: list[str], *, on: dt.date | None = None) -> RatesInfo:
+    """The rates of `codes_` valid on the day: from UNI-PASS API030 when its key is set (its rows replace the
+    file's for that code, with trrtTpNm verbatim), else — and for a code API030 has no rows for, or when it
+    fails — from the imported 관세율표 file."""
+    on = on or timezone.localdate()
+    info = tariff_rates(codes_, on=on)
+    if not service_configured(live.TARIFF_UNIPASS):
+        return info
+    client = service_client(live.TARIFF_UNIPASS)
+    by_code = dict(info.by_code)
+    live_codes: set[str] = set()
+    fetched_at: dt.datetime | None = None
+    error_code = ""
+    for code in codes_[:LIVE_TARIFF_CODES]:
+        try:
+            rows, fetched = fetch_tariff_rows(client, code)
+        except KcsServiceError as error:
+            error_code = error.code
+            continue
+        views = [
+            RateView(
+                rate_type=row.rate_type, name_ko=row.rate_type_name or rate_type(row.rate_type).name_ko,
+                name_en=rate_type(row.rate_type).name_en, kind=rate_type(row.rate_type).kind, rate=row.rate,
+                specific_duty=row.specific_duty, valid_from=row.valid_from or on, valid_to=row.valid_to or on,
+            )
+            for row in rows
+            if (row.valid_from is None or row.valid_from <= on) and (row.valid_to is None or on <= row.valid_to)
+        ]
+        if not views:  # "조회된 관세율 정보가 없습니다": the file stays the answer for this code
+            continue
+        by_code[code] = line_rates(code, views)
+        live_codes.add(code)
+        moment = dt.datetime.fromtimestamp(fetched.fetched_at, tz=dt.UTC)
+        fetched_at = moment if fetched_at is None or moment < fetched_at else fetched_at
+    return replace(info, loaded=info.loaded or bool(live_codes), by_code=by_code, live_codes=frozenset(live_codes),
+                   live_fetched_at=fetched_at, live_error_code=error_code)

@@ -28,9 +28,8 @@ from customs.selectors import (
     hsk_names_by_hs6,
     requirements_for,
     tariff_lookup_url,
-    tariff_rates,
 )
-from customs.services import requirements_ensure
+from customs.services import requirements_ensure, tariff_rates_current
 from trade.charts import bar_chart
 from trade.live import nitemtrade_connected, nitemtrade_request
 from trade.selectors import parse_period, statistics_availability, statistics_report
@@ -191,8 +190,9 @@ def _hsk_context(mention: CodeMention, level: int) -> dict:
     edition = current_edition()
     prefix = mention.full_digits if len(mention.national) == 4 else mention.code
     lines = hsk_lines(prefix) if level == 6 else []
-    rates = tariff_rates([line.code for line in lines])
-    rows = [{"line": line, "name": line.display(get_language() or "ko"), "rates": rates.by_code.get(line.code)}
+    rates = tariff_rates_current([line.code for line in lines])
+    rows = [{"line": line, "name": line.display(get_language() or "ko"), "rates": rates.by_code.get(line.code),
+             "live": line.code in rates.live_codes}
             for line in lines]
     hs6 = mention.code
     if level == 6:
