@@ -11,22 +11,24 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from kcs import live
+from kcs import duty, live
 from kcs import service_errors as codes
-from kcs.client import fetch_requirements, fetch_tariff_rows
+from kcs.client import fetch_exchange_rates, fetch_requirements, fetch_tariff_rows
 from kcs.hsk_file import read_hsk_table
 from kcs.rate_types import rate_type
 from kcs.service_errors import KcsServiceError
 from kcs.tariff_file import read_tariff_file
 
-from .live_services import requirements_service, service_client, service_configured
+from .live_services import SOURCE_NAMES, requirements_service, service_client, service_configured
 from .models import HskEdition, HskGroup, HskLine, Requirement, RequirementLookup, TariffImport, TariffRate
 from .selectors import CodeFacts, RatesInfo, RateView, code_facts, line_rates, tariff_rates
 
@@ -176,7 +178,7 @@ def requirements_refresh(code: str, direction: str) -> RequirementLookup:
     rows, fetched = fetch_requirements(service_client(service), code, direction)
     fetched_at = dt.datetime.fromtimestamp(fetched.fetched_at, tz=dt.UTC)
     with transaction.atomic():
-        lookup, _ = RequirementLookup.objects.update_or_create(
+        lookup, _created = RequirementLookup.objects.update_or_create(
             code=code, direction=direction, defaults={"source": service, "fetched_at": fetched_at}
         )
         lookup.requirements.all().delete()
@@ -286,3 +288,85 @@ def tariff_rates_current(codes_: list[str], *, on: dt.date | None = None) -> Rat
         fetched_at = moment if fetched_at is None or moment < fetched_at else fetched_at
     return replace(info, loaded=info.loaded or bool(live_codes), by_code=by_code, live_codes=frozenset(live_codes),
                    live_fetched_at=fetched_at, live_error_code=error_code)
+
+
+# --- duty estimate -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExchangeRateUsed:
+    currency: str
+    krw_per_unit: Decimal
+    week_start: dt.date
+    source: str
+
+
+@dataclass(frozen=True)
+class DutyView:
+    """Everything the duty estimate shows: its inputs, the rate and exchange rate used with their sources, and
+    the result, or why there is none (`problem`: a person-readable message)."""
+
+    code: str
+    value: Decimal | None
+    currency: str
+    origin: str
+    krw_entered: int | None
+    fx: ExchangeRateUsed | None
+    fx_connected: bool
+    fx_error: str
+    rates_source: str
+    rates_as_of: dt.date | None
+    result: duty.DutyEstimate | None
+    problem: str
+
+
+def exchange_rate_for(currency: str, on: dt.date) -> tuple[ExchangeRateUsed | None, str]:
+    """The week's import 관세환율 of `currency` (data.go.kr 15101230), or (None, error code)."""
+    if currency == "KRW":
+        return ExchangeRateUsed("KRW", Decimal(1), on, ""), ""
+    if not service_configured(live.FX_GW):
+        return None, codes.NOT_CONFIGURED
+    try:
+        rates, _fetched = fetch_exchange_rates(service_client(live.FX_GW), on)
+    except KcsServiceError as error:
+        return None, error.code
+    found = next((r for r in rates if r.currency == currency), None)
+    if found is None:
+        return None, "KCS_NO_RATE"
+    return ExchangeRateUsed(currency, found.krw_per_unit, found.week_start, SOURCE_NAMES[live.FX_GW]), ""
+
+
+def duty_estimate_prepare(code: str, *, value: Decimal | None, currency: str, origin: str, krw_value: int | None,
+                          on: dt.date | None = None) -> DutyView:
+    """The duty and VAT estimate of one HSK10 line for a customs value (or a value in won) and an origin."""
+    on = on or timezone.localdate()
+    info = tariff_rates_current([code], on=on)
+    rates = info.by_code.get(code)
+    source = SOURCE_NAMES[live.TARIFF_UNIPASS] if code in info.live_codes else (
+        f"관세청 관세율표 ({info.source_file})" if info.source_file else ""
+    )
+    fx, fx_error = (None, "")
+    if krw_value is None and value is not None:
+        fx, fx_error = exchange_rate_for(currency, on)
+    base = {"code": code, "value": value, "currency": currency, "origin": origin, "krw_entered": krw_value,
+            "fx": fx, "fx_connected": service_configured(live.FX_GW), "fx_error": fx_error,
+            "rates_source": source, "rates_as_of": on if rates else None}
+    if rates is None:
+        return DutyView(**base, result=None, problem=str(_("이 세번의 관세율을 알 수 없어 세액을 계산할 수 없습니다.")))
+    if krw_value is not None:
+        customs_value = krw_value
+    elif value is not None and fx is not None:
+        customs_value = duty.to_won(value, fx.krw_per_unit)
+    else:
+        return DutyView(**base, result=None, problem="")
+
+    def option(view: RateView | None) -> duty.RateOption | None:
+        if view is None or view.rate is None:
+            return None
+        return duty.RateOption(view.rate_type, view.name_ko, view.rate)
+
+    wanted = set(duty.fta_types_for(origin))
+    fta = [o for o in (option(v) for v in rates.fta if v.rate_type in wanted) if o is not None]
+    try:
+        result = duty.estimate(customs_value, option(rates.basic), option(rates.wto), fta)
+    except ValueError as error:
+        return DutyView(**base, result=None, problem=str(error))
+    return DutyView(**base, result=result, problem="")

@@ -19,7 +19,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from customs.live_services import SOURCE_NAMES, person_message, requirements_service
+from customs.live_services import SOURCE_NAMES, person_message, requirements_service, service_configured
 from customs.selectors import (
     HskCheck,
     current_edition,
@@ -29,7 +29,7 @@ from customs.selectors import (
     requirements_for,
     tariff_lookup_url,
 )
-from customs.services import requirements_ensure, tariff_rates_current
+from customs.services import duty_estimate_prepare, requirements_ensure, tariff_rates_current
 from trade.charts import bar_chart
 from trade.live import nitemtrade_connected, nitemtrade_request
 from trade.selectors import parse_period, statistics_availability, statistics_report
@@ -37,6 +37,7 @@ from trade.tasks import nitemtrade_fetch_task
 
 from .analysis.nomenclature import HSEntry, get_nomenclature
 from .analysis.notation import CodeMention, normalize_code
+from .forms import DutyEstimateForm
 from .regulations import regulation_findings, regulation_summary
 from .selectors_pages import jurisdiction_covers, normalize_country, recent_questions_for_code
 
@@ -181,7 +182,27 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
     }
     if context["show_questions"]:
         context["questions"] = recent_questions_for_code(entry.dotted)
+    context.update(_duty_context(request, context["hsk_rows"]))
     return _private(render(request, "hscode/detail.html", context))
+
+
+def _duty_context(request: HttpRequest, rows: list[dict]) -> dict:
+    """The duty estimate of the page's HSK line (only when the page is about exactly one line)."""
+    if len(rows) != 1:
+        return {"duty_line": None}
+    line = rows[0]["line"]
+    asked = any(name in request.GET for name in ("value", "krw", "origin"))
+    form = DutyEstimateForm(request.GET if asked else None, initial={"currency": "USD"})
+    view = None
+    if asked and form.is_valid():
+        data = form.cleaned_data
+        view = duty_estimate_prepare(line.code, value=data["value"], currency=data["currency"] or "USD",
+                                     origin=data["origin"], krw_value=data["krw"])
+    fx_message = person_message(view.fx_error) if view is not None and view.fx_error.startswith("KCS_") and (
+        view.fx_error != "KCS_NO_RATE") else ""
+    return {"duty_line": line, "duty_form": form, "duty": view, "duty_fx_message": fx_message,
+            "duty_fx_connected": service_configured("fx_gw"),
+            "duty_no_rate": view is not None and view.fx_error == "KCS_NO_RATE"}
 
 
 def _hsk_context(mention: CodeMention, level: int) -> dict:
