@@ -370,3 +370,36 @@ def duty_estimate_prepare(code: str, *, value: Decimal | None, currency: str, or
     except ValueError as error:
         return DutyView(**base, result=None, problem=str(error))
     return DutyView(**base, result=result, problem="")
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    refreshed: int
+    failed: dict[str, int]  # error code → how many
+
+
+def requirements_refresh_stored(*, everything: bool = False, progress: Progress | None = None) -> RefreshResult:
+    """Fetch again every stored requirements answer older than the refresh age (all with `everything`). A failed
+    lookup keeps its previous answer."""
+    lookups = RequirementLookup.objects.all()
+    if not everything:
+        fresh_after = timezone.now() - dt.timedelta(days=settings.KCS_REQUIREMENTS_MAX_AGE_DAYS)
+        lookups = lookups.filter(fetched_at__lt=fresh_after)
+    refreshed, failed = 0, {}
+    for code, direction in list(lookups.values_list("code", "direction")):
+        try:
+            requirements_refresh(code, direction)
+            refreshed += 1
+        except KcsServiceError as error:
+            failed[error.code] = failed.get(error.code, 0) + 1
+        if progress is not None:
+            progress(1)
+    return RefreshResult(refreshed=refreshed, failed=failed)
+
+
+def requirements_stale_count(*, everything: bool = False) -> int:
+    lookups = RequirementLookup.objects.all()
+    if not everything:
+        fresh_after = timezone.now() - dt.timedelta(days=settings.KCS_REQUIREMENTS_MAX_AGE_DAYS)
+        lookups = lookups.filter(fetched_at__lt=fresh_after)
+    return lookups.count()

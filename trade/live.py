@@ -44,7 +44,8 @@ def _yyyymm(month: dt.date) -> str:
     return f"{month.year:04d}{month.month:02d}"
 
 
-def nitemtrade_request(hs6: str, *, now: dt.datetime | None = None) -> tuple[NitemtradeFetch | None, bool]:
+def nitemtrade_request(hs6: str, *, now: dt.datetime | None = None,
+                       force: bool = False) -> tuple[NitemtradeFetch | None, bool]:
     """Ask for the missing months of `hs6`: (its fetch record or None, whether the caller must enqueue
     trade.tasks.nitemtrade_fetch after commit). Nothing is asked when nitemtrade is not connected, when a fetch is
     queued or running, or when the last fetch finished within RETRY_EMPTY_AFTER."""
@@ -61,7 +62,7 @@ def nitemtrade_request(hs6: str, *, now: dt.datetime | None = None) -> tuple[Nit
         failed_recently = (
             existing.status == NitemtradeFetch.Status.FAILED and age is not None and age < RETRY_FAILED_AFTER
         )
-        if not missing or done_recently or failed_recently:
+        if not missing or (not force and (done_recently or failed_recently)):
             return existing, False
     elif not missing:
         return None, False
@@ -148,3 +149,16 @@ def _store(hs6: str, first: str, answer: live.TradeAnswer) -> None:
                 hs_code=hs6, month=month, defaults={"row_count": counts.get(month, 0), "fetched_at": now}
             )
             month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def nitemtrade_refresh_all(*, progress=None) -> dict[str, int]:
+    """For every HS6 fetched before: fetch its missing months now (in this process), whatever the last fetch's
+    age. Returns {status: count}."""
+    outcome: dict[str, int] = {}
+    for hs6 in list(NitemtradeFetch.objects.values_list("hs_code", flat=True)):
+        _fetch, asked = nitemtrade_request(hs6, force=True)
+        status = nitemtrade_fetch(hs6).status if asked else "up_to_date"
+        outcome[status] = outcome.get(status, 0) + 1
+        if progress is not None:
+            progress(1)
+    return outcome
