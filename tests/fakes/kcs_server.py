@@ -23,12 +23,13 @@ page), "slow" (waits `delay` seconds before answering), "truncated_trade" (nitem
 the 총계 row), "not_xml" (HTTP 200 with a body that is not XML).
 
 `python -m tests.fakes.kcs_server --port 8765` serves it until stopped (devtools/stack.py starts it for
-`make run` when KCS_FAKE=1) and prints `READY http://127.0.0.1:<port>`.
+`make run` when KCS_FAKE=1) and prints `READY http://127.0.0.1:<port>`, then `KEYS {json of the keys}`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -431,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = FakeKcsServer(port=args.port)
     print(f"READY {server.url}", flush=True)
+    print(f"KEYS {json.dumps(KEYS)}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.httpd.serve_forever()
