@@ -90,3 +90,10 @@ def test_the_rate_rule_prefers_fta_only_when_lower():
     assert applicable_rate(basic, wto, [higher_fta])[1] == "wto"
     assert applicable_rate(basic, None, [])[1] == "basic"
     assert fta_types_for("cn") == ["FCN1", "FRCCN1"] and "FEU1" in fta_types_for("DE")
+
+
+def test_the_duty_estimate_in_english(client, kcs_fake):  # noqa: F811
+    client.cookies["django_language"] = "en"
+    page = client.get(PAGE, {"value": "100", "currency": "USD", "origin": "US"}).content.decode()
+    assert "Estimated duty and VAT (HSK 0203.29-1000)" in page and "Customs duty" in page
+    assert _shown(page) == _expected(int(Fraction(100) * _fx("USD")), _fake_rate("FUS1"))

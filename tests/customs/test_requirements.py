@@ -119,3 +119,12 @@ def test_a_failed_refresh_keeps_the_previous_answer(client, kcs_fake, settings):
     page = client.get("/regulation", {"hscode": "0203.29-1000"}).content.decode()
     assert "수입검역증명서" in page and "마지막으로 받은 결과" in page
     assert RequirementLookup.objects.get(code="0203291000", direction="import").fetched_at == old
+
+
+def test_the_regulation_page_in_english_frames_the_rows_in_english(client, kcs_fake):  # noqa: F811
+    client.cookies["django_language"] = "en"
+    page = client.get("/regulation", {"hscode": "0203.29"}).content.decode()
+    assert "Korea&#x27;s import/export requirements" in page or "Korea's import/export requirements" in page
+    assert "Approving agency" in page and "Required document" in page
+    assert "수입검역증명서" in page  # the service's text, verbatim
+    assert "No requirement found" in page
