@@ -15,7 +15,7 @@ from django.utils import timezone
 from kcs.rate_types import BASIC, FTA, WTO, rate_type
 
 from .live_services import SOURCE_NAMES, requirements_service
-from .models import HskEdition, HskGroup, HskLine, RequirementLookup, TariffImport, TariffRate
+from .models import HskEdition, HskGroup, HskLine, Requirement, RequirementLookup, TariffImport, TariffRate
 
 OTHER_KO = "기타"
 OTHER_EN = "Other"
@@ -384,3 +384,17 @@ def requirements_for(codes: list[str], errors: dict[tuple[str, str], str] | None
 
 def requirements_oldest_fetch() -> dt.datetime | None:
     return RequirementLookup.objects.order_by("fetched_at").values_list("fetched_at", flat=True).first()
+
+
+def requirement_laws(prefix: str, direction: str = "import") -> list[str]:
+    """The distinct law names of the stored requirements of the HSK lines under `prefix` (6 or 10 digits), in
+    line and row order: Korea's regulation types for the REGULATION button."""
+    laws: list[str] = []
+    rows = (
+        Requirement.objects.filter(lookup__code__startswith=prefix, lookup__direction=direction)
+        .order_by("lookup__code", "position").values_list("law_name", flat=True)
+    )
+    for law in rows:
+        if law and law not in laws:
+            laws.append(law)
+    return laws

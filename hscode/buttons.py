@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from chat.contracts import now_iso
 from customs.live_services import requirements_service
+from customs.selectors import requirement_laws
 from trade.live import nitemtrade_connected
 from trade.selectors import statistics_availability
 
@@ -85,6 +86,10 @@ def statistics_description(code: str, availability: dict) -> str:
 def regulation_button(*, code: str, display: str, priority: int) -> dict:
     query = {"hscode": display, "country": "ALL"}
     summary = regulation_summary(code)
+    # Korea's requirements first (the laws of the stored 세관장확인대상 rows), the EU marks after.
+    digits = "".join(ch for ch in display if ch.isdigit())
+    korean = requirement_laws(digits if len(digits) == 10 else code) if len(code) == 6 else []
+    summary["regulationTypes"] = korean + summary["regulationTypes"]
     return {
         "type": "button",
         "buttonType": REGULATION,

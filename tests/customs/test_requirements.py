@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from customs.models import Requirement, RequirementLookup
 from customs.services import requirements_ensure, requirements_refresh
+from hscode.buttons import regulation_button
+from hscode.regulations import regulation_summary
 from kcs import service_errors as codes
 from kcs.service_errors import KcsServiceError
 from tests.customs.kcs_fixtures import cached_answers, kcs_fake, kcs_no_keys  # noqa: F401
@@ -128,3 +130,11 @@ def test_the_regulation_page_in_english_frames_the_rows_in_english(client, kcs_f
     assert "Approving agency" in page and "Required document" in page
     assert "수입검역증명서" in page  # the service's text, verbatim
     assert "No requirement found" in page
+
+
+def test_the_regulation_button_lists_koreas_laws_before_the_eu_marks(kcs_fake):  # noqa: F811
+    requirements_refresh("0203291000", "import")
+    button = regulation_button(code="020329", display="0203.29", priority=1)
+    assert button["metadata"]["regulationTypes"][:2] == ["가축전염병 예방법", "수입식품안전관리 특별법"]
+    assert button["metadata"]["regulationTypes"][2:] == regulation_summary("020329")["regulationTypes"]
+    assert button["description"].startswith("한국 수출입 요건(세관장확인대상)")
