@@ -138,3 +138,16 @@ def test_the_regulation_button_lists_koreas_laws_before_the_eu_marks(kcs_fake): 
     assert button["metadata"]["regulationTypes"][:2] == ["가축전염병 예방법", "수입식품안전관리 특별법"]
     assert button["metadata"]["regulationTypes"][2:] == regulation_summary("020329")["regulationTypes"]
     assert button["description"].startswith("한국 수출입 요건(세관장확인대상)")
+
+
+@pytest.mark.parametrize(("key", "shown"), [
+    ("no-such-key", "관세청 UNI-PASS가 이 사이트의 인증키를 받지 않았습니다"),  # 존재하지 않는 인증키입니다.
+    ("fake-unipass-api030-key", "관세청 UNI-PASS가 이 사이트의 인증키를 받지 않았습니다"),  # 인증키상의 API 불일치
+])
+def test_unipass_refusals_show_a_clear_message_on_the_page(client, kcs_fake, settings, key, shown):  # noqa: F811
+    settings.KCS_CCCT_KEY = ""
+    settings.KCS_API029_KEY = key
+    page = client.get("/regulation", {"hscode": "0203.29-1000"}).content.decode()
+    assert shown in page and key not in page
+    assert RequirementLookup.objects.count() == 0
+    assert cached_answers(kcs_fake.redis_prefix) == []
