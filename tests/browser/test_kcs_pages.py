@@ -5,14 +5,10 @@ the duty estimate computes from a typed value. Korean and English; screenshots k
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.browser.test_chat_page import SCREENSHOTS, browser  # noqa: F401  (the module's Chromium)
-from tests.conftest import side_stack
-from tests.customs.kcs_fixtures import KEY_SETTINGS
-from tests.fakes.kcs_server import KEYS, FakeKcsServer
+from tests.customs.kcs_fixtures import kcs_stack  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -22,16 +18,6 @@ TEXT = {
     "en": {"requirements": "import/export requirements", "none": "No requirement found",
            "duty": "Estimated duty and VAT", "progress": "Fetching"},
 }
-
-
-@pytest.fixture(scope="module")
-def kcs_stack(tmp_path_factory):
-    with FakeKcsServer() as fake:
-        keys = {name: KEYS[service] for service, name in KEY_SETTINGS.items()}
-        with side_stack(tmp_path_factory, "kcs-stack", 7, KCS_DATA_GO_KR_URL=fake.gateway_url,
-                        KCS_UNIPASS_URL=fake.unipass_url, KCS_REDIS_PREFIX=f"test:kcs:{uuid.uuid4().hex[:12]}",
-                        **keys) as stack:
-            yield stack, fake
 
 
 @pytest.mark.parametrize("language", ["ko", "en"])
