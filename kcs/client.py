@@ -155,12 +155,12 @@ class KcsServiceClient:
                     service=service,
                     retry_after=status.retry_after_s,
                 )
-        attempts = 0
+        state = {"attempts": 0}  # HTTP attempts made by this lookup (per call: the client is shared by threads)
         try:
-            value, body = self._exchange(params, interpret)
-            attempts = self._last_attempts
+            value, body = self._exchange(params, interpret, state)
+            attempts = state["attempts"]
         except KcsServiceError as error:
-            attempts = self._last_attempts
+            attempts = state["attempts"]
             if self.breaker.enabled and attempts:
                 self.breaker.interpret(
                     self._redis_op(self.breaker.command("failure" if error.is_breaker_failure else "success"))
@@ -203,15 +203,14 @@ class KcsServiceClient:
             self._redis_op(RedisOp("zrem", (index, member)))
 
     # --- I/O -----------------------------------------------------------------
-    _last_attempts = 0
-
-    def _exchange(self, params: dict[str, str], interpret: Callable[[int, bytes], T]) -> tuple[T, bytes]:
+    def _exchange(
+        self, params: dict[str, str], interpret: Callable[[int, bytes], T], made: dict[str, int]
+    ) -> tuple[T, bytes]:
         config = self.config
         deadline = time.monotonic() + config.budget_s
         url = config.base_url + live.PATHS[config.service]
         query = {live.KEY_PARAMS[config.service]: config.key, **params}
         state = {"attempt": 0, "next_wait_upper": 0.0}
-        self._last_attempts = 0
 
         def should_retry(exc: Exception) -> bool | float:
             if not isinstance(exc, KcsServiceError):
@@ -236,7 +235,7 @@ class KcsServiceClient:
                     raise KcsServiceError(
                         codes.TIMEOUT, f"lookup budget of {config.budget_s:.1f} s used up", service=config.service
                     )
-                self._last_attempts = attempt.num
+                made["attempts"] = attempt.num
                 status, body = self._send(url, query, remaining, deadline)
                 return interpret(status, body), body
         raise AssertionError("unreachable")  # stamina re-raises the last error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -269,3 +270,12 @@ def test_the_key_never_reaches_the_logs(make_client, caplog):
     assert "HTTP Request" in caplog.text  # httpx did log the request …
     assert KEYS["ccct_gw"] not in caplog.text and "secret-wrong-key" not in caplog.text  # … without the key
     assert KEYS["ccct_gw"] not in repr(make_client(live.CCCT_GW).config)
+
+
+def test_one_client_is_shared_by_threads_and_counts_every_call(make_client, kcs_server):
+    client = make_client(live.CCCT_GW)
+    codes_asked = [f"01012{i:05d}" for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda code: fetch_requirements(client, code, live.IMPORT)[0], codes_asked))
+    assert results == [[]] * 8
+    assert client.stats()["calls"] == 8 and kcs_server.request_count("ccct_gw") == 8
