@@ -44,6 +44,7 @@ from chat.metrics import TASK_NAMES
 from chat.models import AnalysisReview, ChatMessage, ReprocessRun
 from customs.live_services import SOURCE_NAMES, service_client, service_configured
 from customs.selectors import requirements_oldest_fetch
+from hscode.context7 import context7_enabled, get_client
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +169,6 @@ def collect_operators() -> Iterator[Metric]:
 
 
 def collect_context7() -> Iterator[Metric]:
-    from hscode.context7 import context7_enabled, get_client
-
     client = get_client()
     yield GaugeMetricFamily("tradechat_context7_enabled", "1 when a Context7 library is configured",
                             value=1 if context7_enabled() else 0)

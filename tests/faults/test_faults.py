@@ -132,9 +132,10 @@ async def test_worker_killed_mid_task_every_message_completes_exactly_once(
         if answer_at_kill == "streaming":
             # Only a redelivered task can have finished it: the worker that held it was dead.
             assert complete["seq"] > seq_at_kill
-            # It resumed after what was announced: the deltas before and after the kill join up, none repeated,
-            # and the final text is exactly what the browser showed.
-            assert any(f["seq"] <= seq_at_kill for f in deltas) and any(f["seq"] > seq_at_kill for f in deltas)
+            # It resumed after what was announced: the deltas before and after the kill (none after it, when a
+            # slow machine let the killed run announce every word first) join up, none repeated, and the final
+            # text is exactly what the browser showed.
+            assert any(f["seq"] <= seq_at_kill for f in deltas)
             assert [f["data"]["index"] for f in deltas] == list(range(len(deltas)))
             assert complete["data"]["replaced"] is False
             assert "".join(f["data"]["delta"] for f in deltas) == complete["data"]["content"]
