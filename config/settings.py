@@ -206,6 +206,7 @@ CELERY_TASK_ROUTES = (
     "config.task_routes.route_network_bound",
     {
         "hscode.tasks.reprocess_*": {"queue": "bulk"},
+        "trade.tasks.nitemtrade_fetch": {"queue": "io"},  # waits on data.go.kr
         "chat.tasks.*": {"queue": "chat"},
         "hscode.tasks.*": {"queue": "chat"},
     },
@@ -245,6 +246,28 @@ CONTEXT7_RETRY_ATTEMPTS = env.int("CONTEXT7_RETRY_ATTEMPTS", default=3)
 CONTEXT7_BREAKER_FAIL_MAX = env.int("CONTEXT7_BREAKER_FAIL_MAX", default=5)
 CONTEXT7_BREAKER_RESET_S = env.int("CONTEXT7_BREAKER_RESET_S", default=30)
 CONTEXT7_CACHE_TTL_S = env.int("CONTEXT7_CACHE_TTL_S", default=3600)
+
+# --- Korea Customs live services (kcs/ clients; README "Korea Customs live services") ---
+# One key per service; a service without a key is never called and the pages say it is not connected.
+KCS_DATA_GO_KR_URL = env.str("KCS_DATA_GO_KR_URL", default="https://apis.data.go.kr/1220000")
+KCS_UNIPASS_URL = env.str("KCS_UNIPASS_URL", default="https://unipass.customs.go.kr:38010")
+KCS_CCCT_KEY = env.str("KCS_CCCT_KEY", default="")  # data.go.kr 15101589 세관장확인대상물품
+KCS_API029_KEY = env.str("KCS_API029_KEY", default="")  # UNI-PASS API029 (used when KCS_CCCT_KEY is unset)
+KCS_NITEMTRADE_KEY = env.str("KCS_NITEMTRADE_KEY", default="")  # data.go.kr 15100475 품목별 국가별 수출입실적
+KCS_FX_KEY = env.str("KCS_FX_KEY", default="")  # data.go.kr 15101230 관세환율정보
+KCS_API030_KEY = env.str("KCS_API030_KEY", default="")  # UNI-PASS API030 관세율 기본 조회
+KCS_BUDGET_S = env.float("KCS_BUDGET_S", default=8.0)
+KCS_CONNECT_TIMEOUT_S = env.float("KCS_CONNECT_TIMEOUT_S", default=2.0)
+KCS_READ_TIMEOUT_S = env.float("KCS_READ_TIMEOUT_S", default=6.0)
+KCS_RETRY_ATTEMPTS = env.int("KCS_RETRY_ATTEMPTS", default=2)
+KCS_BREAKER_FAIL_MAX = env.int("KCS_BREAKER_FAIL_MAX", default=5)
+KCS_BREAKER_RESET_S = env.int("KCS_BREAKER_RESET_S", default=60)
+KCS_CACHE_TTL_S = env.int("KCS_CACHE_TTL_S", default=24 * 3600)
+KCS_REDIS_PREFIX = env.str("KCS_REDIS_PREFIX", default="kcs")  # Redis keys of the answer cache, breakers, counters
+# Requirements stored in PostgreSQL are fetched again when older than this.
+KCS_REQUIREMENTS_MAX_AGE_DAYS = env.int("KCS_REQUIREMENTS_MAX_AGE_DAYS", default=7)
+# How long one regulation page may spend fetching requirements it does not hold yet.
+KCS_REQUIREMENTS_PAGE_BUDGET_S = env.float("KCS_REQUIREMENTS_PAGE_BUDGET_S", default=6.0)
 
 # --- LLM for the streamed answer ---
 LLM_BACKEND = env.str("LLM_BACKEND", default="grounded")

@@ -18,7 +18,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import stamina
+
+from resilience.retry import retry_context, retry_decision
 
 from .breaker import BreakerCore, BreakerListener, BreakerStatus, LoggingBreakerListener
 from .config import Context7Config
@@ -338,55 +339,22 @@ class AttemptRun:
         return self.deadline - time.monotonic()
 
     def retry_context(self):  # stamina's iterator (sync and async)
-        retry = self.config.retry
-        return stamina.retry_context(
-            on=self.should_retry,
-            attempts=retry.attempts,
-            timeout=self.spec.budget_s or None,  # the hook enforces the budget; this is a backstop
-            wait_initial=retry.wait_initial_s,
-            wait_max=retry.wait_max_s,
-            wait_jitter=retry.wait_jitter_s,
-            wait_exp_base=retry.wait_exp_base,
-        )
+        return retry_context(self.config.retry, self.spec.budget_s, self.should_retry)
 
     def should_retry(self, exc: Exception) -> bool | float:
         """stamina backoff hook: False (give up), True (exponential backoff) or seconds to wait."""
-        if not isinstance(exc, Context7Error) or not exc.retryable:
+        if not isinstance(exc, Context7Error):
             return False
-        retry = self.config.retry
-        if self._attempt >= retry.attempts:
-            logger.info("context7 %s: %s after %d attempts, giving up", self.spec.function, exc.code, self._attempt)
-            return False
-        remaining = self.remaining()
-        if exc.retry_after is not None and retry.honour_retry_after:
-            if exc.retry_after + retry.min_attempt_s <= remaining:
-                logger.info(
-                    "context7 %s: %s; retrying after Retry-After %.2f s (attempt %d)",
-                    self.spec.function,
-                    exc.code,
-                    exc.retry_after,
-                    self._attempt + 1,
-                )
-                return float(exc.retry_after)
-            logger.info(
-                "context7 %s: %s; Retry-After %.2f s exceeds the remaining budget %.2f s, giving up",
-                self.spec.function,
-                exc.code,
-                exc.retry_after,
-                remaining,
-            )
-            return False
-        if self._next_wait_upper + retry.min_attempt_s > remaining:
-            logger.info(
-                "context7 %s: %s; backoff up to %.2f s does not fit the remaining budget %.2f s, giving up",
-                self.spec.function,
-                exc.code,
-                self._next_wait_upper,
-                remaining,
-            )
-            return False
-        logger.info("context7 %s: %s; retrying (attempt %d)", self.spec.function, exc.code, self._attempt + 1)
-        return True
+        return retry_decision(
+            retry=self.config.retry,
+            label=f"context7 {self.spec.function}",
+            code=exc.code,
+            retryable=exc.retryable,
+            retry_after=exc.retry_after,
+            attempt=self._attempt,
+            remaining_s=self.remaining(),
+            next_wait_upper_s=self._next_wait_upper,
+        )
 
     def start(self, attempt_num: int, next_wait_lower: float) -> httpx.Request:
         self._attempt = attempt_num

@@ -7,22 +7,15 @@ Context7Error it produced). Drivers contain no decisions of their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from resilience.effects import RedisOp
+
+__all__ = ["Exchange", "RedisOp"]
 
 if TYPE_CHECKING:
     from .core import AttemptRun
-
-
-@dataclass(frozen=True, slots=True)
-class RedisOp:
-    """Call `method(*args, **kwargs)` on the Redis client. On a Redis error the
-    driver logs it and sends back `fallback`: Redis trouble never fails a lookup."""
-
-    method: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    fallback: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,3 +104,48 @@ class TariffRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.rate_type} {self.rate}"
+
+
+class RequirementLookup(models.Model):
+    """One answer of the 세관장확인대상 service for an HSK10 and direction, kept with its age (refresh age:
+    KCS_REQUIREMENTS_MAX_AGE_DAYS). Only successful answers are stored; an empty answer is stored too (it means
+    "조회된 요건 없음", not "no regulation")."""
+
+    IMPORT = "import"
+    EXPORT = "export"
+    DIRECTIONS = [(IMPORT, "수입"), (EXPORT, "수출")]
+
+    code = models.CharField(max_length=10)
+    direction = models.CharField(max_length=6, choices=DIRECTIONS)
+    source = models.CharField(max_length=16)  # "ccct_gw" (data.go.kr 15101589) or "api029" (UNI-PASS)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["code", "direction"], name="customs_requirementlookup_unique")
+        ]
+        ordering = ["code", "direction"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.direction} ({self.source}, {self.fetched_at:%Y-%m-%d})"
+
+
+class Requirement(models.Model):
+    """One requirement row: the law, the agency that approves, the document to present (verbatim)."""
+
+    lookup = models.ForeignKey(RequirementLookup, on_delete=models.CASCADE, related_name="requirements")
+    position = models.PositiveSmallIntegerField()
+    law_code = models.CharField(max_length=16, blank=True, default="")
+    law_name = models.CharField(max_length=300)
+    agency_code = models.CharField(max_length=16, blank=True, default="")
+    agency_name = models.CharField(max_length=300, blank=True, default="")
+    document = models.CharField(max_length=300, blank=True, default="")
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+    timing_code = models.CharField(max_length=8, blank=True, default="")  # bfhnAffcRtmTpcd, verbatim
+
+    class Meta:
+        ordering = ["lookup", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.law_name} / {self.agency_name} / {self.document}"

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from kcs.rate_types import BASIC, FTA, WTO, rate_type
 
-from .models import HskEdition, HskGroup, HskLine, TariffImport, TariffRate
+from .live_services import SOURCE_NAMES, requirements_service
+from .models import HskEdition, HskGroup, HskLine, Requirement, RequirementLookup, TariffImport, TariffRate
 
 OTHER_KO = "기타"
 OTHER_EN = "Other"
@@ -235,6 +236,10 @@ class RatesInfo:
     source_file: str = ""
     imported_at: dt.datetime | None = None
     by_code: dict[str, LineRates] = field(default_factory=dict)
+    # Codes whose rows come from UNI-PASS API030 (live) instead of the file, and when they were fetched.
+    live_codes: frozenset[str] = frozenset()
+    live_fetched_at: dt.datetime | None = None
+    live_error_code: str = ""
 
 
 def _rate_view(row: TariffRate) -> RateView:
@@ -243,6 +248,17 @@ def _rate_view(row: TariffRate) -> RateView:
         rate_type=row.rate_type, name_ko=kind.name_ko, name_en=kind.name_en, kind=kind.kind, rate=row.rate,
         specific_duty=row.specific_duty, valid_from=row.valid_from, valid_to=row.valid_to,
     )
+
+
+def line_rates(code: str, views: list[RateView]) -> LineRates:
+    """Basic, WTO and the FTA rates (lowest first) of one code from its rate views."""
+    basic = next((v for v in views if v.kind == BASIC), None)
+    wto = next((v for v in views if v.kind == WTO), None)
+    fta = sorted(
+        (v for v in views if v.kind == FTA),
+        key=lambda v: (v.rate is None, v.rate if v.rate is not None else Decimal(0), v.rate_type),
+    )
+    return LineRates(code=code, basic=basic, wto=wto, fta=tuple(fta))
 
 
 def tariff_rates(codes: list[str], *, on: dt.date | None = None) -> RatesInfo:
@@ -255,16 +271,7 @@ def tariff_rates(codes: list[str], *, on: dt.date | None = None) -> RatesInfo:
     grouped: dict[str, list[TariffRate]] = {}
     for row in rows:
         grouped.setdefault(row.code, []).append(row)
-    by_code = {}
-    for code, code_rows in grouped.items():
-        views = [_rate_view(row) for row in code_rows]
-        basic = next((v for v in views if v.kind == BASIC), None)
-        wto = next((v for v in views if v.kind == WTO), None)
-        fta = sorted(
-            (v for v in views if v.kind == FTA),
-            key=lambda v: (v.rate is None, v.rate if v.rate is not None else Decimal(0), v.rate_type),
-        )
-        by_code[code] = LineRates(code=code, basic=basic, wto=wto, fta=tuple(fta))
+    by_code = {code: line_rates(code, [_rate_view(row) for row in code_rows]) for code, code_rows in grouped.items()}
     sources = {row.source for row in rows}
     source = max(sources, key=lambda s: (s.imported_at, s.id)) if sources else latest
     return RatesInfo(loaded=True, as_of=on, source_file=source.source_file, imported_at=source.imported_at,
@@ -288,10 +295,16 @@ class CodeFacts:
     rates: RatesInfo
     check: HskCheck | None  # for a typed 10-digit code
     lookup_url: str
+    # Korea's 세관장확인대상 requirements of the lines, as stored (only when asked for).
+    requirements: tuple[LineRequirements, ...] = ()
+    requirements_connected: bool = False
+    requirements_errors: dict = field(default_factory=dict)
 
 
-def code_facts(hs6: str, national: str = "") -> CodeFacts:
-    """Facts for an HS code (2–6 digits) and the national digits typed after it ("" when none)."""
+def code_facts(hs6: str, national: str = "", *, requirements: bool = False,
+               requirement_errors: dict | None = None) -> CodeFacts:
+    """Facts for an HS code (2–6 digits) and the national digits typed after it ("" when none); with
+    `requirements`, the stored 세관장확인대상 requirements of its lines too."""
     edition = current_edition()
     check = None
     prefix = hs6
@@ -301,7 +314,87 @@ def code_facts(hs6: str, national: str = "") -> CodeFacts:
     lines = tuple(hsk_lines(prefix, limit=60))
     rates = tariff_rates([line.code for line in lines])
     lookup_code = lines[0].code if len(lines) == 1 else prefix
+    stored = tuple(requirements_for([line.code for line in lines], requirement_errors)) if requirements else ()
     return CodeFacts(
         edition=edition.edition if edition else "", lines=lines, rates=rates, check=check,
-        lookup_url=tariff_lookup_url(lookup_code),
+        lookup_url=tariff_lookup_url(lookup_code), requirements=stored,
+        requirements_connected=requirements_service() is not None,
+        requirements_errors=dict(requirement_errors or {}),
     )
+
+
+# --- 세관장확인대상 requirements ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RequirementView:
+    law_code: str
+    law_name: str
+    agency_name: str
+    document: str
+    valid_from: dt.date | None
+
+
+@dataclass(frozen=True)
+class DirectionRequirements:
+    direction: str  # "import" | "export"
+    rows: tuple[RequirementView, ...]
+    fetched: bool  # False: no answer held (not asked yet, or the service failed)
+    fetched_at: dt.datetime | None
+    source: str
+    error_code: str = ""
+
+    @property
+    def source_name(self) -> str:
+        return SOURCE_NAMES.get(self.source, self.source)
+
+
+@dataclass(frozen=True)
+class LineRequirements:
+    code: str
+    dotted: str
+    import_: DirectionRequirements
+    export: DirectionRequirements
+
+    @property
+    def directions(self) -> tuple[DirectionRequirements, DirectionRequirements]:
+        return (self.import_, self.export)
+
+
+def requirements_for(codes: list[str], errors: dict[tuple[str, str], str] | None = None) -> list[LineRequirements]:
+    """The stored requirements of each HSK10 in `codes`, import then export; `errors` marks lookups that failed
+    just now (their previous answer, if any, is still shown)."""
+    errors = errors or {}
+    lookups = {
+        (lookup.code, lookup.direction): lookup
+        for lookup in RequirementLookup.objects.filter(code__in=codes).prefetch_related("requirements")
+    }
+
+    def one(code: str, direction: str) -> DirectionRequirements:
+        lookup = lookups.get((code, direction))
+        if lookup is None:
+            return DirectionRequirements(direction, (), False, None, "", errors.get((code, direction), ""))
+        rows = tuple(
+            RequirementView(r.law_code, r.law_name, r.agency_name, r.document, r.valid_from)
+            for r in lookup.requirements.all()
+        )
+        return DirectionRequirements(direction, rows, True, lookup.fetched_at, lookup.source,
+                                     errors.get((code, direction), ""))
+
+    return [LineRequirements(code, dotted_hsk(code), one(code, "import"), one(code, "export")) for code in codes]
+
+
+def requirements_oldest_fetch() -> dt.datetime | None:
+    return RequirementLookup.objects.order_by("fetched_at").values_list("fetched_at", flat=True).first()
+
+
+def requirement_laws(prefix: str, direction: str = "import") -> list[str]:
+    """The distinct law names of the stored requirements of the HSK lines under `prefix` (6 or 10 digits), in
+    line and row order: Korea's regulation types for the REGULATION button."""
+    laws: list[str] = []
+    rows = (
+        Requirement.objects.filter(lookup__code__startswith=prefix, lookup__direction=direction)
+        .order_by("lookup__code", "position").values_list("law_name", flat=True)
+    )
+    for law in rows:
+        if law and law not in laws:
+            laws.append(law)
+    return laws

@@ -1,6 +1,7 @@
 """Start the whole stack in the foreground, or run one command beside a Redis.
 
     python -m devtools.stack run            # Redis, migrate, load_shipped_data, daphne, Celery
+    KCS_FAKE=1 python -m devtools.stack run # … and the fake KCS services, every KCS_* URL and key pointed at it
     python -m devtools.stack exec -- CMD... # CMD with REDIS_URL set (embedded unless given)
 
 Every child runs in its own process group, so Ctrl-C or SIGTERM here stops each
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -69,14 +71,39 @@ def worker_commands(port: int, concurrency: int, *, node: str = "tradechat", log
     return cpu, io
 
 
+def kcs_fake_start(env: dict[str, str]) -> subprocess.Popen:
+    """Start the fake KCS services (tests/fakes/kcs_server.py) on a free 127.0.0.1 port and point every KCS_* URL
+    and key of `env` at it: a demo of requirements, statistics, exchange rates and API030 rows without keys."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.kcs_server", "--port", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    ready = (fake.stdout.readline() if fake.stdout else "").split()
+    keys = (fake.stdout.readline() if fake.stdout else "").split(" ", 1)
+    if len(ready) != 2 or ready[0] != "READY" or len(keys) != 2 or keys[0] != "KEYS":
+        process_group_stop(fake)
+        raise RuntimeError("the fake KCS services did not start")
+    url = ready[1]
+    env.update(KCS_DATA_GO_KR_URL=f"{url}/1220000", KCS_UNIPASS_URL=url)
+    names = {"ccct_gw": "KCS_CCCT_KEY", "api029": "KCS_API029_KEY", "nitemtrade": "KCS_NITEMTRADE_KEY",
+             "fx_gw": "KCS_FX_KEY", "api030": "KCS_API030_KEY"}
+    for service, key in json.loads(keys[1]).items():
+        env[names[service]] = key
+    print(f"  Fake KCS services (demo data, not real figures): {url}", flush=True)
+    return fake
+
+
 def run(host: str, port: int, concurrency: int) -> int:
     redis_url, embedded = ensure_redis_url()
     env = dict(os.environ, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
     (ROOT / "var").mkdir(exist_ok=True)
     children: list[subprocess.Popen] = []
+    fake: subprocess.Popen | None = None
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     try:
+        if os.environ.get("KCS_FAKE", "").strip().lower() in ("1", "true", "yes"):
+            fake = kcs_fake_start(env)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
         # The data the product ships (HSK table, …): loaded once, skipped when already loaded.
         subprocess.run([sys.executable, "manage.py", "load_shipped_data"], cwd=ROOT, env=env, check=True)
@@ -114,6 +141,8 @@ def run(host: str, port: int, concurrency: int) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(children):
             process_group_stop(child)
+        if fake is not None:
+            process_group_stop(fake)
         if embedded:
             embedded.cleanup()
 

@@ -21,7 +21,8 @@ from .regulations import regulation_findings
 if TYPE_CHECKING:
     from customs.selectors import CodeFacts, HskLineView, LineRates
 
-FactsLookup = Callable[[str, str], "CodeFacts"]
+# facts_for(hs6, national_digits, requirements=False): customs.services.code_facts_for_answer
+FactsLookup = Callable[..., "CodeFacts"]
 
 _TEXT = {
     "ko": {
@@ -34,8 +35,6 @@ _TEXT = {
         "pick": "아래 후보 버튼에서 맞는 코드를 고르시면(이 코드로 보기) "
         "그 코드의 상세정보·규제·통계 버튼이 이어집니다.",
         "ask": "구분에 필요한 질문: {items}",
-        "regulation_pending": "수입·수출 요건(검역, 인증, 세관장 확인 등)은 아직 이 서비스에 연결되어 있지 않습니다. "
-        "코드를 확정한 뒤 규제 정보 버튼에서 현재 제공되는 규제 표시를 확인해 주세요.",
         "candidate": "- {code} {desc} (신뢰도 {conf}%)",
         "alternatives": "다른 후보: {items}",
         "hierarchy": "분류 위치: {path}",
@@ -72,6 +71,16 @@ _TEXT = {
         "관세법령정보포털(UNI-PASS)에서 확인해 주세요: {url}",
         "rates_not_loaded": "관세청 관세율표 파일이 이 서비스에 적재되어 있지 않아 세율을 안내할 수 없습니다. "
         "{code}의 기본·협정세율은 관세법령정보포털(UNI-PASS)에서 확인해 주세요: {url}",
+        "req_title": "한국 세관장확인대상 {direction} 요건 (출처: {source}, {as_of} 조회):",
+        "req_line": "- {code} {name}: {items}",
+        "req_item": "{law} / {agency} / {document}",
+        "req_none": "조회된 요건 없음(세관장확인대상 조회 결과가 없다는 뜻이며 다른 규제가 없다는 뜻은 아닙니다)",
+        "req_failed": "지금은 요건을 조회하지 못했습니다",
+        "req_not_connected": "한국의 세관장확인대상 요건을 조회하는 관세청 서비스가 이 서비스에 연결되어 있지 않아 "
+        "수출입 요건을 안내할 수 없습니다. 관세청 UNI-PASS에서 {code}의 세관장확인대상 여부를 확인해 주세요.",
+        "req_for_candidate": "가장 유력한 후보 {code}({desc}) 기준으로 안내합니다. 품목이 다르면 요건도 달라집니다.",
+        "req_ask": "어느 세번에 해당하는지 알려 주시면 그 세번의 요건을 자세히 안내해 드리겠습니다.",
+        "direction": {"import": "수입", "export": "수출"},
         "sep": ", ",
     },
     "en": {
@@ -84,9 +93,6 @@ _TEXT = {
         "pick": "Pick the right code from the candidate buttons below (\"View this code\") and its detail, "
         "regulation and statistics buttons follow.",
         "ask": "What would settle it: {items}",
-        "regulation_pending": "Import and export requirements (quarantine, certification, customs confirmation) are "
-        "not connected to this service yet. Once the code is settled, the regulation button shows the "
-        "regulation marks available today.",
         "candidate": "- {code} {desc} (confidence {conf}%)",
         "alternatives": "Other candidates: {items}",
         "hierarchy": "Place in the nomenclature: {path}",
@@ -123,6 +129,19 @@ _TEXT = {
         "Check it on the Korea Customs law portal (UNI-PASS): {url}",
         "rates_not_loaded": "No Korea Customs tariff schedule is loaded in this service, so I cannot quote rates. "
         "Check the basic and FTA rates for {code} on the Korea Customs law portal (UNI-PASS): {url}",
+        "req_title": "Korea's customs-confirmation (세관장확인대상) {direction} requirements (source: {source}, "
+        "retrieved {as_of}):",
+        "req_line": "- {code} {name}: {items}",
+        "req_item": "{law} / {agency} / {document}",
+        "req_none": "no requirement found (the customs-confirmation lookup returned nothing; this does not mean "
+        "there is no regulation)",
+        "req_failed": "the requirements could not be retrieved just now",
+        "req_not_connected": "The Korea Customs service for customs-confirmation requirements is not connected to "
+        "this service, so I cannot list import/export requirements. Check {code} on Korea Customs UNI-PASS.",
+        "req_for_candidate": "Listed for the leading candidate, {code} ({desc}); other goods have other "
+        "requirements.",
+        "req_ask": "Tell me which line your goods fall under and I will detail that line's requirements.",
+        "direction": {"import": "import", "export": "export"},
         "sep": ", ",
     },
 }
@@ -199,6 +218,49 @@ def _rate_sections(text: dict, code_dotted: str, facts: CodeFacts, language: str
         yield "\n".join(rows)
         yield text["rates_ask"]
     yield text["rates_source"].format(file=info.source_file)
+
+
+def _directions(text: str) -> tuple[str, ...]:
+    """Which directions a regulation question asks about: import, export, or both when it does not say."""
+    lowered = text.casefold()
+    wants_import = "수입" in lowered or "import" in lowered
+    wants_export = "수출" in lowered or "export" in lowered
+    if wants_import and not wants_export:
+        return ("import",)
+    if wants_export and not wants_import:
+        return ("export",)
+    return ("import", "export")
+
+
+def _requirement_sections(
+    text: dict, code_dotted: str, facts: CodeFacts, language: str, directions: tuple[str, ...]
+) -> Iterator[str]:
+    """Korea's 세관장확인대상 requirements of the code's HSK lines, per direction, with source and date."""
+    if not facts.requirements_connected:
+        yield text["req_not_connected"].format(code=code_dotted)
+        return
+    names = {line.code: line.display(language) for line in facts.lines}
+    for direction in directions:
+        entries = [(line, getattr(line, "import_" if direction == "import" else "export"))
+                   for line in facts.requirements]
+        fetched = [d for _, d in entries if d.fetched and d.fetched_at is not None]
+        source = fetched[0].source_name if fetched else ""
+        as_of = min(d.fetched_at for d in fetched).date().isoformat() if fetched else "—"
+        rows = [text["req_title"].format(direction=text["direction"][direction], source=source, as_of=as_of)]
+        for line, found in entries:
+            if found.rows:
+                items = "; ".join(
+                    text["req_item"].format(law=r.law_name, agency=r.agency_name, document=r.document)
+                    for r in found.rows
+                )
+            elif found.fetched:
+                items = text["req_none"]
+            else:
+                items = text["req_failed"]
+            rows.append(text["req_line"].format(code=line.dotted, name=names.get(line.code, ""), items=items))
+        yield "\n".join(rows)
+    if len(facts.requirements) > 1:
+        yield text["req_ask"]
 
 
 def _check_sections(text: dict, facts: CodeFacts, language: str) -> Iterator[str]:
@@ -281,8 +343,6 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
         questions = follow_up_questions([c.to_dict() for c in shown], analysis.text, labels)
         if questions:
             yield text["ask"].format(items=" ".join(q.text(language) for q in questions))
-        if analysis.intent.primary_intent == "regulation_inquiry":
-            yield text["regulation_pending"]
     else:
         yield text["nothing"]
 
@@ -305,6 +365,12 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
             yield text["standards"].format(items=items)
         else:
             yield text["no_standards"]
+        intents = (analysis.intent.primary_intent, *analysis.intent.secondary_intents)
+        if "regulation_inquiry" in intents and facts_for is not None and len(code) == 6:
+            national = analysis.explicit.national if analysis.explicit is not None else ""
+            dotted = analysis.explicit.dotted if analysis.explicit is not None else nomenclature.get(code).dotted
+            with_requirements = facts_for(code, national, requirements=True)
+            yield from _requirement_sections(text, dotted, with_requirements, language, _directions(analysis.text))
         if analysis.intent.primary_intent == "tariff_rate" or "tariff_rate" in analysis.intent.secondary_intents:
             dotted = analysis.explicit.dotted if analysis.explicit is not None else nomenclature.get(code).dotted
             if facts is not None and facts.lines:
@@ -315,8 +381,16 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
     if analysis.similar_cases and analysis.explicit is None:
         yield text["similar"].format(items=text["sep"].join(_case_item(c) for c in analysis.similar_cases[:3]))
 
-    if code is not None and analysis.intent.primary_intent == "regulation_inquiry":
-        yield text["regulation_pending"]
+    intents = (analysis.intent.primary_intent, *analysis.intent.secondary_intents)
+    if code is None and "regulation_inquiry" in intents and facts_for is not None and analysis.candidates:
+        # A regulation question whose product is not settled: the leading candidate's requirements, said so.
+        leading = analysis.candidates[0]
+        if len(leading.code) == 6:
+            yield text["req_for_candidate"].format(code=leading.dotted, desc=describe(leading.code,
+                                                                                   leading.description))
+            with_requirements = facts_for(leading.code, "", requirements=True)
+            yield from _requirement_sections(text, leading.dotted, with_requirements, language,
+                                             _directions(analysis.text))
 
 
 def _case_item(case: CaseRef) -> str:

@@ -7,7 +7,9 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from chat.contracts import now_iso
-from customs.selectors import hsk_names_by_hs6
+from customs.live_services import requirements_service
+from customs.selectors import hsk_names_by_hs6, requirement_laws
+from trade.live import nitemtrade_connected
 from trade.selectors import statistics_availability
 
 from .analysis.nomenclature import get_nomenclature
@@ -115,16 +117,36 @@ def candidate_button(
     }
 
 
+def regulation_description(code: str) -> str:
+    """What the regulation page will show: Korea's requirements only when a requirements service is connected."""
+    if requirements_service() is not None and len(code) == 6:
+        return "한국 수출입 요건(세관장확인대상)과 EU 규제 표준"
+    return "EU 규제 표준(CBAM·EUDR·EUTR·PPWR) 적용 여부"
+
+
+def statistics_description(code: str, availability: dict) -> str:
+    """What the statistics page will show: figures when some are loaded or can be fetched, else that there are none."""
+    if availability["dataRange"] is not None:
+        return "수출입 현황, 트렌드 분석"
+    if nitemtrade_connected() and len(code) == 6:
+        return "관세청 최근 24개월 수출입 실적 조회"
+    return "불러온 무역 통계 없음 (자료 현황 안내)"
+
+
 def regulation_button(*, code: str, display: str, priority: int) -> dict:
     query = {"hscode": display, "country": "ALL"}
     summary = regulation_summary(code)
+    # Korea's requirements first (the laws of the stored 세관장확인대상 rows), the EU marks after.
+    digits = "".join(ch for ch in display if ch.isdigit())
+    korean = requirement_laws(digits if len(digits) == 10 else code) if len(code) == 6 else []
+    summary["regulationTypes"] = korean + summary["regulationTypes"]
     return {
         "type": "button",
         "buttonType": REGULATION,
         "priority": priority,
         "url": f"{reverse('hscode:regulation')}?{urlencode(query)}",
         "title": "규제 정보 상세보기",
-        "description": "수출입 규제, 허가사항 등",
+        "description": regulation_description(code),
         "isReady": True,
         "metadata": {"hscode": display, **summary},
         "actionData": {"queryParams": {**query, "regulation_type": "export"}},
@@ -133,15 +155,16 @@ def regulation_button(*, code: str, display: str, priority: int) -> dict:
 
 def statistics_button(*, code: str, display: str, priority: int) -> dict:
     query = {"hscode": display, "period": "latest"}
+    availability = statistics_availability(code)
     return {
         "type": "button",
         "buttonType": STATISTICS,
         "priority": priority,
         "url": f"{reverse('hscode:statistics')}?{urlencode(query)}",
         "title": "무역 통계 상세보기",
-        "description": "수출입 현황, 트렌드 분석",
+        "description": statistics_description(code, availability),
         "isReady": True,
-        "metadata": {"hscode": display, **statistics_availability(code)},
+        "metadata": {"hscode": display, **availability},
         "actionData": {"queryParams": {**query, "view": "summary"}},
     }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,20 +19,25 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from customs.live_services import SOURCE_NAMES, person_message, requirements_service, service_configured
 from customs.selectors import (
     HskCheck,
     current_edition,
     hsk_check,
     hsk_lines,
     hsk_names_by_hs6,
+    requirements_for,
     tariff_lookup_url,
-    tariff_rates,
 )
+from customs.services import duty_estimate_prepare, requirements_ensure, tariff_rates_current
 from trade.charts import bar_chart
+from trade.live import nitemtrade_connected, nitemtrade_request
 from trade.selectors import parse_period, statistics_availability, statistics_report
+from trade.tasks import nitemtrade_fetch_task
 
 from .analysis.nomenclature import HSEntry, get_nomenclature
 from .analysis.notation import CodeMention, normalize_code
+from .forms import DutyEstimateForm
 from .regulations import regulation_findings, regulation_summary
 from .selectors_pages import jurisdiction_covers, normalize_country, recent_questions_for_code
 
@@ -175,7 +182,27 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
     }
     if context["show_questions"]:
         context["questions"] = recent_questions_for_code(entry.dotted)
+    context.update(_duty_context(request, context["hsk_rows"]))
     return _private(render(request, "hscode/detail.html", context))
+
+
+def _duty_context(request: HttpRequest, rows: list[dict]) -> dict:
+    """The duty estimate of the page's HSK line (only when the page is about exactly one line)."""
+    if len(rows) != 1:
+        return {"duty_line": None}
+    line = rows[0]["line"]
+    asked = any(name in request.GET for name in ("value", "krw", "origin"))
+    form = DutyEstimateForm(request.GET if asked else None, initial={"currency": "USD"})
+    view = None
+    if asked and form.is_valid():
+        data = form.cleaned_data
+        view = duty_estimate_prepare(line.code, value=data["value"], currency=data["currency"] or "USD",
+                                     origin=data["origin"], krw_value=data["krw"])
+    fx_message = person_message(view.fx_error) if view is not None and view.fx_error.startswith("KCS_") and (
+        view.fx_error != "KCS_NO_RATE") else ""
+    return {"duty_line": line, "duty_form": form, "duty": view, "duty_fx_message": fx_message,
+            "duty_fx_connected": service_configured("fx_gw"),
+            "duty_no_rate": view is not None and view.fx_error == "KCS_NO_RATE"}
 
 
 def _hsk_context(mention: CodeMention, level: int) -> dict:
@@ -184,8 +211,9 @@ def _hsk_context(mention: CodeMention, level: int) -> dict:
     edition = current_edition()
     prefix = mention.full_digits if len(mention.national) == 4 else mention.code
     lines = hsk_lines(prefix) if level == 6 else []
-    rates = tariff_rates([line.code for line in lines])
-    rows = [{"line": line, "name": line.display(get_language() or "ko"), "rates": rates.by_code.get(line.code)}
+    rates = tariff_rates_current([line.code for line in lines])
+    rows = [{"line": line, "name": line.display(get_language() or "ko"), "rates": rates.by_code.get(line.code),
+             "live": line.code in rates.live_codes}
             for line in lines]
     hs6 = mention.code
     if level == 6:
@@ -252,6 +280,7 @@ def regulation(request: HttpRequest) -> HttpResponse:
         "mention": mention,
         "entry": nomenclature.get(mention.code),
         "hsk_names": _hsk_names(mention),
+        **_korea_requirements(mention),
         "english": english,
         "country": country,
         "country_unrecognised": not country_ok,
@@ -262,6 +291,32 @@ def regulation(request: HttpRequest) -> HttpResponse:
         "summary": regulation_summary(mention.code),
     }
     return _private(render(request, "hscode/regulation.html", context))
+
+
+def _korea_requirements(mention: CodeMention) -> dict:
+    """Korea's 세관장확인대상 requirements of the code's HSK lines (fetched now when missing or old)."""
+    service = requirements_service()
+    if mention.level != 6:
+        return {"korea_service": service, "korea_lines": [], "korea_needs_subheading": True}
+    prefix = mention.full_digits if len(mention.national) == 4 else mention.code
+    codes = [line.code for line in hsk_lines(prefix)]
+    errors: dict[tuple[str, str], str] = {}
+    if service is not None and codes:
+        errors = requirements_ensure(codes, budget_s=settings.KCS_REQUIREMENTS_PAGE_BUDGET_S).errors
+    lines = []
+    for line in requirements_for(codes, errors):
+        directions = [
+            {"d": d, "error": person_message(d.error_code) if d.error_code else "",
+             "source_name": SOURCE_NAMES.get(d.source, "")}
+            for d in line.directions
+        ]
+        lines.append({"line": line, "directions": directions})
+    return {
+        "korea_service": service,
+        "korea_service_name": SOURCE_NAMES.get(service or "", ""),
+        "korea_lines": lines,
+        "korea_needs_subheading": False,
+    }
 
 
 def _statistics_code(mention: CodeMention) -> str:
@@ -275,6 +330,7 @@ def statistics(request: HttpRequest) -> HttpResponse:
         return not_found
     period, period_ok = parse_period(request.GET.get("period"))
     code = _statistics_code(mention)
+    live_fetch = _nitemtrade_fetch(mention)
     report = statistics_report(code, period)
     series = [{"series": s, "chart": bar_chart(s.periods)} for s in report.series]
     context = {
@@ -291,8 +347,25 @@ def statistics(request: HttpRequest) -> HttpResponse:
         "scope_code": _dotted_digits(report.scope.code),
         "scope_lines": [_dotted_digits(c) for c in report.scope.codes],
         "lookup_url": reverse("hscode:statistics"),
+        "live_connected": nitemtrade_connected(),
+        "live_fetch": live_fetch,
+        "live_running": live_fetch is not None and live_fetch.status in ("queued", "running"),
+        "live_error": person_message(live_fetch.error_code) if live_fetch is not None and live_fetch.error_code
+        else "",
+        "show_operator_help": request.user.is_active and request.user.is_staff,
     }
     return _private(render(request, "hscode/statistics.html", context))
+
+
+def _nitemtrade_fetch(mention: CodeMention):
+    """The nitemtrade fetch of the code's HS6: asked for (on the io worker, after commit) when months are missing."""
+    if mention.level != 6:
+        return None
+    fetch, enqueue = nitemtrade_request(mention.code)
+    if enqueue:
+        hs6 = mention.code
+        transaction.on_commit(lambda: nitemtrade_fetch_task.delay(hs6))
+    return fetch
 
 
 def _dotted_digits(digits: str) -> str:

@@ -9,6 +9,10 @@
 Both read csv (UTF-8 or CP949) and xlsx with the Korean headers of the data.go.kr files, keep leading zeros of
 codes, accept Excel-serial and YYYYMMDD / YYYY-MM-DD dates, and raise `KcsFileError` naming every bad line of a
 malformed file, so that a caller loads all of a file or nothing.
+
+The live services (UNI-PASS API029/API030, data.go.kr 15101589/15100475/15101230) are read by `kcs.client` (the
+I/O, on the shared resilience core in resilience/) and `kcs.live` (requests and answers, no I/O); every failure
+form has its own code in `kcs.service_errors`. `kcs.duty` computes the duty and VAT estimate.
 """
 
 from .errors import BadLine, KcsFileError

@@ -42,6 +42,8 @@ from prometheus_client.core import (
 
 from chat.metrics import TASK_NAMES
 from chat.models import AnalysisReview, ChatMessage, ReprocessRun
+from customs.live_services import SOURCE_NAMES, service_client, service_configured
+from customs.selectors import requirements_oldest_fetch
 from hscode.context7 import context7_enabled, get_client
 
 logger = logging.getLogger(__name__)
@@ -197,6 +199,36 @@ def collect_context7() -> Iterator[Metric]:
                             value=status.failures)
 
 
+def collect_kcs() -> Iterator[Metric]:
+    """Per KCS source (ccct_gw, api029, nitemtrade, fx_gw, api030): calls, errors, cache hits, the age of the
+    oldest answer still cached in Redis, and the age of the oldest requirements answer kept in PostgreSQL."""
+    labels = ["source"]
+    configured = GaugeMetricFamily("tradechat_kcs_configured", "1 when the source's key is set", labels=labels)
+    calls = CounterMetricFamily("tradechat_kcs_calls", "HTTP calls made to a KCS source (retries included)",
+                                labels=labels)
+    hits = CounterMetricFamily("tradechat_kcs_cache_hits", "KCS lookups answered by the Redis cache", labels=labels)
+    errors = CounterMetricFamily("tradechat_kcs_errors", "Failed KCS lookups, by error code", labels=["source", "code"])
+    oldest = GaugeMetricFamily("tradechat_kcs_oldest_cached_answer_age_seconds",
+                               "Age of the oldest answer of the source still in the Redis cache", labels=labels)
+    now = time.time()
+    for source in SOURCE_NAMES:
+        configured.add_metric([source], 1 if service_configured(source) else 0)
+        client = service_client(source)
+        stats = client.stats()
+        calls.add_metric([source], stats.get("calls", 0))
+        hits.add_metric([source], stats.get("cache_hits", 0))
+        for name, count in sorted(stats.items()):
+            if name.startswith("errors:"):
+                errors.add_metric([source, name.split(":", 1)[1]], count)
+        fetched_at = client.oldest_cached_at()
+        oldest.add_metric([source], now - fetched_at if fetched_at is not None else 0.0)
+    yield from (configured, calls, hits, errors, oldest)
+    stored = requirements_oldest_fetch()
+    yield GaugeMetricFamily("tradechat_kcs_requirements_oldest_age_seconds",
+                            "Age of the oldest 세관장확인대상 answer kept in PostgreSQL",
+                            value=(timezone.now() - stored).total_seconds() if stored is not None else 0.0)
+
+
 def collect_queues() -> Iterator[Metric]:
     url = settings.CELERY_BROKER_URL
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -223,6 +255,7 @@ SECTIONS = {
     "tasks": collect_tasks,
     "operators": collect_operators,
     "context7": collect_context7,
+    "kcs": collect_kcs,
     "queues": collect_queues,
 }
 

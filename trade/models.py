@@ -50,3 +50,43 @@ class TradeFlow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reporter} {self.flow} {self.hs_code} {self.partner} {self.period}"
+
+
+class NitemtradeMonth(models.Model):
+    """A month of nitemtrade (관세청_품목별 국가별 수출입실적, 공공데이터포털 15100475) already held for an HS6: the
+    per-month cache. Only months up to the newest month the service answered are recorded (later months may not
+    be published yet and are asked again)."""
+
+    hs_code = models.CharField(max_length=6)
+    month = models.DateField()  # first day of the month
+    row_count = models.PositiveIntegerField()
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hs_code", "month"], name="nitemtrade_month_unique")]
+        ordering = ["hs_code", "month"]
+
+    def __str__(self) -> str:
+        return f"{self.hs_code} {self.month:%Y-%m} ({self.row_count} rows)"
+
+
+class NitemtradeFetch(models.Model):
+    """The state of fetching an HS6's last 24 months from nitemtrade (what the statistics page shows while it
+    runs). One per HS6; the task runs only from QUEUED."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    hs_code = models.CharField(max_length=6, unique=True)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error_code = models.CharField(max_length=40, blank=True, default="")
+    calls_total = models.PositiveSmallIntegerField(default=0)
+    calls_done = models.PositiveSmallIntegerField(default=0)
+    requested_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.hs_code} {self.status} ({self.calls_done}/{self.calls_total})"

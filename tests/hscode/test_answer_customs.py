@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from customs.selectors import code_facts
+from customs.services import code_facts_for_answer
 from hscode.answer import grounded_answer
 from hscode.services import message_analyse
 from tests.support.kcs_files import hsk_row, write_hsk_csv
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
 
 def _answer(text: str) -> str:
-    return grounded_answer(message_analyse(text), code_facts)
+    return grounded_answer(message_analyse(text), code_facts_for_answer)
 
 
 def test_korean_answer_names_the_code_in_korean_with_its_path():

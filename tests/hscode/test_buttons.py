@@ -10,7 +10,7 @@ import pytest
 
 from chat import contracts
 from hscode.analysis.analyse import analyse_text
-from hscode.buttons import button_build, button_order, candidate_button
+from hscode.buttons import button_build, button_order, candidate_button, regulation_button, statistics_button
 from hscode.regulations import regulation_summary
 from hscode.services import analysis_record
 from tests.chat.test_contracts import _assert_covers, _shape
@@ -73,3 +73,22 @@ def test_a_candidate_button_validates_and_covers_the_seed_hs_code_button():
     _assert_covers(_shape(data), _shape(seed))
     assert data["metadata"]["candidate"] is True and data["metadata"]["confidence"] == 0.197
     assert data["url"] == "/detail/hscode/0203.29/"
+
+
+def test_buttons_promise_only_what_their_pages_can_show_without_keys(settings):
+    settings.KCS_CCCT_KEY = settings.KCS_API029_KEY = settings.KCS_NITEMTRADE_KEY = ""
+    regulation = regulation_button(code="020329", display="0203.29", priority=2)
+    statistics = statistics_button(code="020329", display="0203.29", priority=3)
+    assert regulation["description"] == "EU 규제 표준(CBAM·EUDR·EUTR·PPWR) 적용 여부"
+    assert statistics["metadata"]["dataRange"] is None
+    assert statistics["description"] == "불러온 무역 통계 없음 (자료 현황 안내)"
+
+
+def test_buttons_name_the_korean_services_when_they_are_connected(settings):
+    settings.KCS_CCCT_KEY = settings.KCS_NITEMTRADE_KEY = "configured"
+    assert regulation_button(code="020329", display="0203.29", priority=1)["description"].startswith(
+        "한국 수출입 요건(세관장확인대상)"
+    )
+    assert statistics_button(code="020329", display="0203.29", priority=3)["description"] == (
+        "관세청 최근 24개월 수출입 실적 조회"
+    )

@@ -107,10 +107,18 @@ def test_regulation_page_names_the_parent_that_brings_cbam_in():
     assert "Regulation (EU) 2023/956" in body
 
 
-def test_statistics_page_is_honest_when_nothing_is_loaded():
+def test_statistics_page_is_honest_when_nothing_is_loaded(settings, django_user_model):
+    settings.KCS_NITEMTRADE_KEY = ""
     response = Client().get("/statistics", {"hscode": "8517.13"})
+    body = response.content.decode()
     assert response.status_code == 200
-    assert "import_trade_statistics" in response.content.decode()
+    # A visitor reads in plain words that nothing is loaded and nothing is connected; no operator command.
+    assert "관세청 수출입실적 서비스가 연결되어 있지 않아" in body
+    assert "import_trade_statistics" not in body and "manage.py" not in body
+    staff = django_user_model.objects.create_user("ops", password="x", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    assert "import_trade_statistics" in client.get("/statistics", {"hscode": "8517.13"}).content.decode()
 
 
 def test_hostile_code_in_the_url_is_escaped():

@@ -110,11 +110,13 @@ def test_statistics_button_metadata_follows_the_loaded_data():
     assert button["url"] == "/statistics?hscode=0901.21&period=latest"
 
 
-def test_empty_state_names_the_import_command_and_invents_nothing():
+def test_empty_state_shows_no_operator_command_to_a_visitor_and_invents_nothing(settings):
+    settings.KCS_NITEMTRADE_KEY = ""
     run_import(KCS_STEEL_UTF8_BOM)  # other codes loaded, none for 8517.13
     body = _page("8517.13")
-    assert "python manage.py import_trade_statistics" in body
+    assert "manage.py" not in body and "import_trade_statistics" not in body
     assert "불러온 무역 통계가 없습니다" in body
+    assert "관세청 수출입실적 서비스가 연결되어 있지 않아" in body
     assert "<svg" not in body and "USD" not in body.split("불러온 자료 현황")[1].split("불러온 무역 통계가 없습니다")[0]
 
 
