@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -15,11 +16,19 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 for _name in [k for k, v in os.environ.items() if v == "" and k.isupper()]:
     del os.environ[_name]
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: `make run` and `make test` (devtools/stack.py) turn it on for their own children.
+DEBUG = env.bool("DEBUG", default=False)
+# The published development key: good for DEBUG only, refused in production.
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
+    SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 else:
     SECRET_KEY = env.str("SECRET_KEY")  # required in production: fails loudly when unset
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be a real secret of at least 32 characters when DEBUG is off "
+            "(not the published development key)."
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -133,8 +142,11 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 30)
 CSRF_COOKIE_HTTPONLY = False  # the chat page's script reads it for API calls
 
+# HTTPS is terminated in front of daphne (an upstream balancer or nginx itself, README "Production"): nginx
+# passes the balancer's X-Forwarded-Proto through unchanged, or sets its own $scheme when none came, so daphne
+# trusts the header only because nothing reaches it except through nginx.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

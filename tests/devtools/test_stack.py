@@ -24,33 +24,57 @@ def _processes_mentioning(text: str) -> list[str]:
     return [line for line in found if "pgrep" not in line]
 
 
-def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
+def _start_run(tmp_path) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DEBUG")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(port), CELERY_WORKER_CONCURRENCY="1")
     stack = subprocess.Popen([sys.executable, "-m", "devtools.stack", "run"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return stack, port
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stack.kill()
+    pytest.fail("the stack did not become healthy")
+
+
+def _stack_processes(port: int) -> list[str]:
+    return (_processes_mentioning(f"-p {port}")  # daphne
+            + _processes_mentioning(f"tradechat-{port}@")  # the Celery worker and its pool
+            + _processes_mentioning(f"tradechat-io-{port}@"))  # the io (threads) worker
+
+
+def _wait_for_no_stack_processes(port: int, timeout: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (left := _stack_processes(port)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
+    stack, port = _start_run(tmp_path)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the stack did not become healthy")
-        assert "보내기" in httpx.get(f"http://127.0.0.1:{port}/").text
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert "보내기" in page.text
+        assert "Traceback" not in page.text
         stack.send_signal(signal.SIGINT)  # what Ctrl-C sends
         stack.wait(timeout=60)
     finally:
         if stack.poll() is None:
             stack.kill()
-    time.sleep(1)
-    assert _processes_mentioning(f"-p {port}") == []  # daphne
-    assert _processes_mentioning(f"tradechat-{port}@") == []  # the Celery worker and its pool
-    assert _processes_mentioning(f"tradechat-io-{port}@") == []  # the io (threads) worker
+    assert _wait_for_no_stack_processes(port) == []
+
+
+def test_supervisor_killed_with_sigkill_leaves_no_process(tmp_path):
+    stack, port = _start_run(tmp_path)
+    assert _stack_processes(port)  # daphne and both workers are running
+    stack.kill()  # SIGKILL: no handler of the supervisor runs
+    stack.wait(timeout=10)
+    assert _wait_for_no_stack_processes(port) == []
 
 
 def test_embedded_redis_goes_with_a_parent_killed_outright():
