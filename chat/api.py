@@ -24,11 +24,11 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
 from hscode.reprocessing import (
     SOURCES,
@@ -41,6 +41,7 @@ from hscode.reprocessing import (
 )
 
 from .models import AnalysisReview, ChatMessage, Conversation, ReprocessRun
+from .ratelimit import RateLimited, owner_rate_key, rate_check
 from .selectors import Owner, conversation_list_for_owner
 from .services import conversation_create
 
@@ -60,13 +61,29 @@ class SessionCsrfScheme(SessionScheme):
 
 
 def request_owner(request) -> Owner:
-    """The caller as an owner; an anonymous caller gets a session (and so an identity) here."""
+    """The caller as an owner; an anonymous caller gets a session (and so an identity) here.
+
+    Raises RateLimited when the caller's address opened too many new sessions.
+    """
     user = request.user
     if user.is_authenticated:
         return Owner(user_id=user.pk, session_key="")
     if request.session.session_key is None:
+        rate_check("session", owner_key=None, client_ip=request.META.get("REMOTE_ADDR"))
         request.session.save()
     return Owner(user_id=None, session_key=request.session.session_key)
+
+
+def request_limits_key(request) -> tuple[str, str | None]:
+    owner = request_owner(request)
+    return owner_rate_key(owner.user_id, owner.session_key), request.META.get("REMOTE_ADDR")
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus: a rate limit is a 429 with Retry-After and the person's message."""
+    if isinstance(exc, RateLimited):
+        exc = Throttled(wait=exc.wait, detail=exc.message)
+    return exception_handler(exc, context)
 
 
 def is_staff(request) -> bool:
@@ -292,6 +309,8 @@ class ConversationListCreateApi(ApiMixin, generics.ListCreateAPIView):
         return conversations_visible(self.request)
 
     def perform_create(self, serializer):
+        owner_key, client_ip = request_limits_key(self.request)
+        rate_check("conversation", owner_key=owner_key, client_ip=client_ip)
         serializer.instance = conversation_create(
             owner=request_owner(self.request), title=serializer.validated_data.get("title", "")
         )

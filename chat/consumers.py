@@ -21,7 +21,14 @@ from .answering import answer_stop_request
 from .delivery import EventCursor
 from .events import conversation_group
 from .protocol import FrameError, frame_parse
-from .ratelimit import message_rate_check
+from .ratelimit import (
+    RateLimited,
+    owner_rate_key,
+    rate_check,
+    stream_close,
+    stream_open,
+    stream_refresh,
+)
 from .selectors import Owner, conversation_get_for_owner
 from .services import message_create
 
@@ -37,6 +44,17 @@ def scope_owner(scope: dict) -> Owner:
     user_id = user.pk if user is not None and user.is_authenticated else None
     session_key = (session.session_key or "") if session is not None else ""
     return Owner(user_id=user_id, session_key=session_key)
+
+
+def scope_limits_key(scope: dict) -> tuple[str, str | None]:
+    """The keys the limits count on: the owner (user or session), and the real client's address."""
+    owner = scope_owner(scope)
+    client = scope.get("client") or (None, None)
+    return owner_rate_key(owner.user_id, owner.session_key), client[0]
+
+
+# Close code for a socket that kept sending frames it was refused (rate-limited) for.
+POLICY_VIOLATION = 1008
 
 
 def _after_param(raw: str | None) -> int | None:
@@ -88,6 +106,7 @@ class _DeliveryMixin:
 
 class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
     conversation = None
+    refusals = 0  # frames refused by a rate limit on this socket
 
     async def connect(self) -> None:
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
@@ -101,6 +120,13 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 return
             query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
             after = _after_param((query.get("after") or [None])[0])
+            if after is not None:
+                owner_key, client_ip = scope_limits_key(self.scope)
+                try:  # a reconnect that asks for a replay counts as one
+                    await database_sync_to_async(rate_check)("replay", owner_key=owner_key, client_ip=client_ip)
+                except RateLimited:
+                    await self.close(code=1013)  # try again later; the browser reconnects with backoff
+                    return
             # Joined and positioned before the handshake completes: an open socket is a live one.
             await self.delivery_start(self.conversation, None)
         except DatabaseError:
@@ -117,19 +143,23 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             frame = frame_parse(text_data, bytes_data)
+            owner_key, client_ip = scope_limits_key(self.scope)
             if frame.type == contracts.CLIENT_CHAT_MESSAGE:
-                owner = scope_owner(self.scope)
-                client = self.scope.get("client") or (None, None)
-                await database_sync_to_async(message_rate_check)(
-                    owner_key=f"user:{owner.user_id}" if owner.user_id else f"session:{owner.session_key}",
-                    client_ip=client[0],
-                )
+                await database_sync_to_async(rate_check)("message", owner_key=owner_key, client_ip=client_ip)
                 self.cursor.expect()
                 await database_sync_to_async(message_create)(conversation=self.conversation, text=frame.message)
             elif frame.type == contracts.CLIENT_CHAT_STOP:
                 await database_sync_to_async(answer_stop_request)(self.conversation.pk, frame.message_id)
             elif frame.type == contracts.CLIENT_RESYNC:
+                await database_sync_to_async(rate_check)("replay", owner_key=owner_key, client_ip=client_ip)
                 await self.cursor.replay(frame.after)
+        except RateLimited as error:
+            self.refusals += 1
+            if self.refusals > settings.CHAT_SOCKET_REFUSALS_MAX:
+                # It keeps asking after being told to wait: not a browser following the protocol.
+                await self.close(code=POLICY_VIOLATION)
+                return
+            await self._send_json(contracts.error_frame(error.code, error.message))
         except FrameError as error:
             await self._send_json(contracts.error_frame(error.code, error.message))
         except DatabaseError:
@@ -154,6 +184,8 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
     """GET /api/conversations/<id>/events: the same events as text/event-stream; `id:` is the seq."""
 
     _heartbeat: asyncio.Task | None = None
+    _stream_id: str | None = None
+    _limits_key: tuple[str, str | None] = ("", None)
 
     async def handle(self, body: bytes) -> None:
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
@@ -167,6 +199,18 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
         headers = dict(self.scope.get("headers") or [])
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         last_event_id = headers.get(b"last-event-id", b"").decode("latin-1") or (query.get("after") or [None])[0]
+        after = _after_param(last_event_id)
+        owner_key, client_ip = scope_limits_key(self.scope)
+        try:
+            if after is not None:
+                await database_sync_to_async(rate_check)("replay", owner_key=owner_key, client_ip=client_ip)
+            self._stream_id = await database_sync_to_async(stream_open)(owner_key=owner_key, client_ip=client_ip)
+        except RateLimited as error:
+            body = json.dumps({"detail": error.message, "code": error.code}, ensure_ascii=False).encode()
+            await self.send_response(429, body, headers=[(b"Content-Type", b"application/json"),
+                                                         (b"Retry-After", str(error.wait).encode())])
+            return
+        self._limits_key = (owner_key, client_ip)
         await self.send_headers(
             headers=[
                 (b"Content-Type", b"text/event-stream; charset=utf-8"),
@@ -175,7 +219,7 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
             ]
         )
         await self.send_body(f"retry: 3000\n: connected to {conversation.pk}\n\n".encode(), more_body=True)
-        await self.delivery_start(conversation, _after_param(last_event_id))
+        await self.delivery_start(conversation, after)
         self._heartbeat = asyncio.create_task(self._heartbeat_loop())
 
     async def http_request(self, message: dict) -> None:
@@ -193,11 +237,20 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
             self._heartbeat.cancel()
         if getattr(self, "cursor", None) is not None:
             await self.delivery_stop()
+        if self._stream_id is not None:
+            owner_key, client_ip = self._limits_key
+            with contextlib.suppress(Exception):  # the entry expires on its own (SSE_STREAM_TTL_S)
+                await database_sync_to_async(stream_close)(self._stream_id, owner_key=owner_key, client_ip=client_ip)
+            self._stream_id = None
 
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(settings.SSE_HEARTBEAT_S)
             await self.send_body(b": heartbeat\n\n", more_body=True)
+            owner_key, client_ip = self._limits_key
+            with contextlib.suppress(Exception):
+                await database_sync_to_async(stream_refresh)(self._stream_id, owner_key=owner_key,
+                                                             client_ip=client_ip)
 
     async def frame_send(self, frame: dict) -> None:
         lines = []

@@ -20,6 +20,8 @@ ANSWER_DELTA = "answer_delta"
 ANSWER_COMPLETE = "answer_complete"
 ERROR = "error"  # a rejected client frame; never stored, carries no seq
 SNAPSHOT = "snapshot"
+# Our extension: a replay stopped at CHAT_REPLAY_MAX_EVENTS; resync with `after` for the next page. No seq.
+REPLAY_MORE = "replay_more"
 
 BUTTON_TYPES = ("HS_CODE", "REGULATION", "STATISTICS")
 
@@ -398,6 +400,10 @@ SNAPSHOT_FRAME_SCHEMA = _obj(
             }
         ),
     }
+)
+
+REPLAY_MORE_FRAME_SCHEMA = _obj(
+    {"event": {"const": REPLAY_MORE}, "data": _obj({"after": _INT, "head": _INT})},
 )
 
 ERROR_FRAME_SCHEMA = _obj(

@@ -234,6 +234,24 @@ CHAT_JSON_MAX_DEPTH = env.int("CHAT_JSON_MAX_DEPTH", default=8)
 # New messages allowed per window, as "count/seconds"; "0" turns a limit off.
 CHAT_RATE_LIMIT_SESSION = env.str("CHAT_RATE_LIMIT_SESSION", default="20/60")
 CHAT_RATE_LIMIT_IP = env.str("CHAT_RATE_LIMIT_IP", default="300/60")
+# The same for new conversations, for replay requests (resync frames, reconnects with ?after, SSE resumes),
+# and for new anonymous sessions (per address). The address is the real client's (deploy/nginx.conf).
+CHAT_RATE_LIMIT_CONVERSATION_SESSION = env.str("CHAT_RATE_LIMIT_CONVERSATION_SESSION", default="10/60")
+CHAT_RATE_LIMIT_CONVERSATION_IP = env.str("CHAT_RATE_LIMIT_CONVERSATION_IP", default="120/60")
+CHAT_RATE_LIMIT_REPLAY_SESSION = env.str("CHAT_RATE_LIMIT_REPLAY_SESSION", default="30/60")
+CHAT_RATE_LIMIT_REPLAY_IP = env.str("CHAT_RATE_LIMIT_REPLAY_IP", default="600/60")
+CHAT_RATE_LIMIT_NEW_SESSION_IP = env.str("CHAT_RATE_LIMIT_NEW_SESSION_IP", default="120/60")
+# Open SSE streams at once, per session and per address (0: no limit); a stream whose daphne died stops
+# counting after SSE_STREAM_TTL_S without a heartbeat.
+SSE_STREAMS_MAX_SESSION = env.int("SSE_STREAMS_MAX_SESSION", default=5)
+SSE_STREAMS_MAX_IP = env.int("SSE_STREAMS_MAX_IP", default=100)
+SSE_STREAM_TTL_S = env.int("SSE_STREAM_TTL_S", default=120)
+# One replay sends at most this many stored events; the client asks for the rest (the `replay_more` frame).
+CHAT_REPLAY_MAX_EVENTS = env.int("CHAT_REPLAY_MAX_EVENTS", default=500)
+# A WebSocket whose unsent output (the client is not reading) passes this is closed with code 4008.
+CHAT_SOCKET_SEND_BUFFER_MAX_BYTES = env.int("CHAT_SOCKET_SEND_BUFFER_MAX_BYTES", default=2 * 1024 * 1024)
+# Refused (rate-limited) frames a socket may send before it is closed with 1008 (policy violation).
+CHAT_SOCKET_REFUSALS_MAX = env.int("CHAT_SOCKET_REFUSALS_MAX", default=50)
 DETAIL_PAGE_BUDGET_MS = env.int("DETAIL_PAGE_BUDGET_MS", default=5000)
 # Finished analyses and buttons of a normalised question are reused for this long (0 turns it off).
 DETAIL_CACHE_TTL_S = env.int("DETAIL_CACHE_TTL_S", default=3600)
@@ -270,9 +288,12 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "chat.api.api_exception_handler",
 }
+# No list answers more than this many rows, whatever ?limit= asks (config/pagination.py).
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "config.pagination.CappedLimitOffsetPagination"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

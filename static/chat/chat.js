@@ -158,6 +158,11 @@
       return;
     }
     if (frame.event === "snapshot") { applySnapshot(frame); return; }
+    if (frame.event === "replay_more") {
+      // The replay was cut at the server's page size: ask for the next page.
+      if (socket) socket.send(JSON.stringify({ type: "resync", after: frame.data.after }));
+      return;
+    }
     if (typeof frame.seq !== "number" || frame.seq <= lastSeq) return; // already applied
     if (frame.seq > lastSeq + 1 && lastSeq > 0 && socket) {
       // A gap: ask the server to replay from what we have (it answers with a snapshot and the events).
