@@ -115,6 +115,13 @@ class IsStaff(BasePermission):
         return is_staff(request)
 
 
+class CanViewReviews(BasePermission):
+    message = "Your account lacks the permission to view reviews (the same as in the admin)."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perms(REVIEW_VIEW_PERMISSIONS)
+
+
 class ApiMixin:
     authentication_classes = [SessionCsrfAuthentication]
 
@@ -371,11 +378,20 @@ class MessageRetrieveApi(ApiMixin, generics.RetrieveAPIView):
         return messages_visible(self.request)
 
 
-def _message_for_staff(request, message_id: int) -> ChatMessage:
-    """404 unless the caller may see the message; 403 when they may see it but are not staff."""
+# The permissions the admin asks for the same acts: reprocessing is its "change" action on messages, and a
+# review is added on the message's change page (an inline).
+REPROCESS_PERMISSIONS = ("chat.change_chatmessage",)
+REVIEW_ADD_PERMISSIONS = ("chat.change_chatmessage", "chat.add_analysisreview")
+REVIEW_VIEW_PERMISSIONS = ("chat.view_analysisreview",)
+
+
+def _message_for_staff(request, message_id: int, permissions: tuple[str, ...]) -> ChatMessage:
+    """404 unless the caller may see the message; 403 when they may see it but are not staff with `permissions`."""
     message = get_object_or_404(messages_visible(request), pk=message_id)
     if not is_staff(request):
         raise PermissionDenied("Staff only.")
+    if not request.user.has_perms(permissions):
+        raise PermissionDenied("Your account lacks the permission for this (the same as in the admin).")
     return message
 
 
@@ -394,7 +410,8 @@ class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if not _fake(self):  # 404 / 403 before anything else, even before the body is validated
-            self.message = _message_for_staff(request, kwargs["message_id"])
+            needed = REVIEW_VIEW_PERMISSIONS if request.method in ("GET", "HEAD", "OPTIONS") else REVIEW_ADD_PERMISSIONS
+            self.message = _message_for_staff(request, kwargs["message_id"], needed)
 
     def get_queryset(self):
         if _fake(self):
@@ -415,7 +432,7 @@ class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
 @extend_schema_view(get=extend_schema(summary="All reviews (staff)", tags=["reviews"]))
 class ReviewListApi(ApiMixin, generics.ListAPIView):
     serializer_class = ReviewSerializer
-    permission_classes = [IsStaff]
+    permission_classes = [IsStaff, CanViewReviews]
     filter_backends = [DjangoFilterBackend]
     filterset_class = ReviewFilter
     queryset = AnalysisReview.objects.select_related("reviewer").order_by("-created_at", "-id")
@@ -432,7 +449,7 @@ class MessageReprocessApi(ApiMixin, APIView):
         tags=["reviews"],
     )
     def post(self, request, message_id: int):
-        message = _message_for_staff(request, message_id)
+        message = _message_for_staff(request, message_id, REPROCESS_PERMISSIONS)
         if message.role != ChatMessage.Role.USER:
             raise serializers.ValidationError({"detail": ["only a person's message has an analysis"]})
         body = ReprocessRequestSerializer(data=request.data)

@@ -14,6 +14,7 @@ class Conversation(models.Model):
     owner_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="conversations"
     )
+    # An anonymous owner's session key as an HMAC (selectors.session_key_digest), never the key itself.
     owner_session_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
     title = models.CharField(max_length=200, blank=True, default="")
     # Last sequence number handed out to an event of this conversation.

@@ -24,7 +24,7 @@ def conversation_create(*, owner: Owner, title: str = "") -> Conversation:
         raise OwnerRequired("a conversation needs a user or a session")
     return Conversation.objects.create(
         owner_user_id=owner.user_id,
-        owner_session_key="" if owner.user_id is not None else owner.session_key,
+        owner_session_key="" if owner.user_id is not None else owner.session_digest,
         title=title[:200],
     )
 

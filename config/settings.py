@@ -140,6 +140,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 30)
+# Anonymous owners are stored as an HMAC of their session key under this key (default: derived from
+# SECRET_KEY). Set it on its own to rotate SECRET_KEY without orphaning anonymous people's conversations.
+SESSION_KEY_HMAC_KEY = env.str("SESSION_KEY_HMAC_KEY", default="") or f"tradechat.owner-session:{SECRET_KEY}"
 CSRF_COOKIE_HTTPONLY = False  # the chat page's script reads it for API calls
 
 # HTTPS is terminated in front of daphne (an upstream balancer or nginx itself, README "Production"): nginx

@@ -48,9 +48,29 @@ class Person:
         return response.json()["id"]
 
 
+REVIEWER_PERMISSIONS = ("change_chatmessage", "add_analysisreview", "view_analysisreview")
+
+
 @pytest.fixture
 def staff(django_user_model):
-    return Person(django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True))
+    """A staff member with the admin permissions that reviewing and reprocessing need."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="chat",
+                                                         codename__in=REVIEWER_PERMISSIONS))
+    return Person(user)
+
+
+@pytest.fixture
+def staff_viewer(django_user_model):
+    """Staff who may only look (view permissions, as in the admin)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="chat",
+                                                         codename__in=("view_chatmessage", "view_conversation")))
+    return Person(user)
 
 
 @pytest.fixture
@@ -139,6 +159,16 @@ def test_owners_may_not_review_or_reprocess_their_own_messages(world):
     assert alice.post(f"/api/messages/{opener.pk}/reprocess/").status_code == 403
     assert alice.get("/api/reviews/").status_code == 403
     assert AnalysisReview.objects.count() == 0
+
+
+def test_staff_without_change_permission_get_403_from_review_and_reprocess(world, staff_viewer):
+    phone = world["phone"]
+    assert staff_viewer.get(f"/api/messages/{phone.pk}/").status_code == 200  # they may look
+    assert staff_viewer.post(f"/api/messages/{phone.pk}/reviews/", {"verdict": "correct"}).status_code == 403
+    assert staff_viewer.post(f"/api/messages/{phone.pk}/reprocess/").status_code == 403
+    assert staff_viewer.get(f"/api/messages/{phone.pk}/reviews/").status_code == 403
+    assert staff_viewer.get("/api/reviews/").status_code == 403
+    assert AnalysisReview.objects.count() == 0 and ReprocessRun.objects.count() == 0
 
 
 def test_existing_creation_still_needs_the_csrf_token(world):
