@@ -128,6 +128,42 @@ DETAIL_SUGGESTIONS = {
 }
 
 
+PROCESSING_FAILED_MESSAGE = "상세페이지 버튼을 준비하지 못했습니다. 잠시 후 같은 질문을 다시 보내 주세요."
+ANSWER_FAILED_MESSAGE = "답변을 만들지 못했습니다. 잠시 후 같은 질문을 다시 보내 주세요."
+
+
+def processing_failed_error_data(*, buttons_generated: int, hscode_detected: str | None, confidence_score: float,
+                                 max_retries: int) -> dict[str, Any]:
+    """detail_page_buttons_error, seed 002 §7 (generic error): the step failed on every attempt; nothing follows."""
+    return {
+        "type": "error",
+        "errorCode": "PROCESSING_FAILED",
+        "errorMessage": PROCESSING_FAILED_MESSAGE,
+        "timestamp": now_iso(),
+        "fallbackActivated": False,
+        "partialResults": {
+            "buttonsGenerated": buttons_generated,
+            "hscode_detected": hscode_detected,
+            "confidence_score": confidence_score,
+        },
+        "retryInfo": {"retryable": False, "retryAfter": 0, "maxRetries": max_retries},
+    }
+
+
+def answer_failed_data(*, assistant_message_id: int) -> dict[str, Any]:
+    """answer_complete for an answer that failed on every attempt: the error replaces any partial text."""
+    return {
+        "content": ANSWER_FAILED_MESSAGE,
+        "timestamp": now_iso(),
+        "assistant_message_id": assistant_message_id,
+        "stopped": False,
+        "replaced": True,
+        "backend": "grounded",
+        "fallback": False,
+        "error": {"code": "ANSWER_FAILED", "message": ANSWER_FAILED_MESSAGE},
+    }
+
+
 def no_hscode_error_data(
     *,
     context7_attempted: bool,
@@ -373,7 +409,9 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             "replaced": _BOOL,  # true: replace whatever deltas showed with `content`
             "backend": {"enum": ["grounded", "openai"]},
             "fallback": _BOOL,
-        }
+        },
+        # Our extension: set when the answer failed on every attempt (`content` is then the error's text).
+        {"error": _obj({"code": _STR, "message": _STR})},
     ),
 }
 

@@ -262,6 +262,9 @@ DETAIL_CACHE_TTL_S = env.int("DETAIL_CACHE_TTL_S", default=3600)
 EVENT_LOG_RETENTION_DAYS = env.int("EVENT_LOG_RETENTION_DAYS", default=7)
 # A message step that made no progress for this long is enqueued again (its task was lost).
 RECOVERY_STALE_AFTER_S = env.int("RECOVERY_STALE_AFTER_S", default=60)
+# Times a message step is enqueued (the first time included) before it is given up and the person gets the
+# error (chat/recovery.py).
+CHAT_STEP_MAX_ATTEMPTS = env.int("CHAT_STEP_MAX_ATTEMPTS", default=3)
 # Heartbeat on SSE streams (WebSockets are pinged by daphne every 20 s).
 SSE_HEARTBEAT_S = env.int("SSE_HEARTBEAT_S", default=15)
 

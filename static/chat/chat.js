@@ -195,8 +195,9 @@
         if (data.errorCode === "NO_HSCODE_DETECTED") {
           renderNoCode(v, data.suggestions);
         } else {
+          // With fallback the buttons still come; without it the track ends here with the server's message.
           const notice = v.node.querySelector(".notice");
-          notice.textContent = T.fallback + " (" + data.errorMessage + ")";
+          notice.textContent = data.fallbackActivated ? T.fallback + " (" + data.errorMessage + ")" : data.errorMessage;
           notice.className = "notice notice-warn";
         }
         break;
