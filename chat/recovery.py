@@ -6,8 +6,8 @@ safe: finished steps emit nothing twice, missing ones run. Each step of a messag
 keeps a MessageStep row: how often it was enqueued, and when a worker last started it (its claim).
 
 - A step not started since it was last enqueued is waiting in a queue, or its task was lost. While the
-  broker still holds queued tasks it is waiting (a backlog): it is left alone. Once the queues are empty it
-  was lost, and is enqueued again.
+  broker still holds tasks (queued, or delivered to a worker and not yet acknowledged) it is taken to be
+  waiting (a backlog) and left alone. Once the broker holds none, it was lost, and is enqueued again.
 - A step started and then quiet for RECOVERY_STALE_AFTER_S failed or died with its worker: enqueued again.
 - After CHAT_STEP_MAX_ATTEMPTS enqueues the step is given up: the message's buttons end in a
   `detail_page_buttons_error` (seed 002 §7 shape, not retryable) and its answer in an `answer_complete`
@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu import Connection
 
 from . import contracts
 from .events import event_emit
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 Step = MessageStep.Step
 WATCHED_QUEUES = ("chat", "io")
+# kombu's Redis transport: a queue's list per priority step, and one hash of delivered, unacknowledged messages.
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+_UNACKED_KEY = "unacked"
 
 
 def step_claim(message_id: int, step: str) -> None:
@@ -64,22 +67,25 @@ def publish_after_commit(task, *args) -> None:
 
 
 def queued_task_count() -> int | None:
-    """Tasks waiting in the broker's chat and io queues (None when the broker cannot say)."""
+    """Tasks the broker holds for the chat and io queues, plus tasks delivered to a worker and not yet
+    acknowledged (reserved or running): a step that has not started may be among them. None when the broker
+    cannot say (unreachable, or not Redis), which counts as busy."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2,
-                        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as connection:
-            connection.ensure_connection(max_retries=1)
-            channel = connection.default_channel
-            total = 0
+        with client.pipeline(transaction=False) as pipe:
             for name in WATCHED_QUEUES:
-                try:
-                    total += channel.queue_declare(queue=name, passive=True).message_count
-                except Exception:  # never declared on this broker (e.g. emptied by a restart): nothing waits
-                    channel = connection.channel()
-            return total
-    except Exception:
+                for suffix in _PRIORITY_SUFFIXES:
+                    pipe.llen(name + suffix)
+            pipe.hlen(_UNACKED_KEY)
+            return sum(pipe.execute())
+    except redis.RedisError:
         logger.warning("could not read the broker's queue lengths", exc_info=True)
         return None
+    finally:
+        client.close()
 
 
 def _step_tasks() -> dict[str, object]:

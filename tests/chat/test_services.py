@@ -98,10 +98,13 @@ def test_stale_messages_are_found_for_every_missing_step(conversation, settings,
     import redis
 
     from chat.recovery import messages_recover_stale
+    from config.celery import app
     from tests.conftest import redis_url_with_db
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # The queue-length check reads an empty broker database: nothing waits, so the never-started steps were lost.
+    # Celery binds its producer pool to the broker URL at first use: bind it to the test broker now.
+    assert app.amqp.producer_pool is not None
     settings.CELERY_BROKER_URL = redis_url_with_db(redis_url, 13)
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     stale = message_create(conversation=conversation, text="HS 8517")
