@@ -18,8 +18,16 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m devtools.stack run
 
+# Branch coverage of the whole project, daphne and Celery children included (pyproject.toml [tool.coverage]);
+# CI holds the full run at COVERAGE_FAIL_UNDER.
+COVERAGE_FAIL_UNDER ?= 0
+
 test: $(STAMP)
-	$(PY) -m devtools.stack exec -- $(PY) -m pytest $(PYTEST_ARGS)
+	rm -rf var/coverage && mkdir -p var/coverage
+	$(PY) -m devtools.stack exec -- $(PY) -m coverage run -m pytest $(PYTEST_ARGS)
+	$(PY) -m coverage combine -q
+	@$(PY) -m coverage report --sort=-cover --fail-under=$(COVERAGE_FAIL_UNDER) > var/coverage/report.txt; \
+	  status=$$?; tail -n 15 var/coverage/report.txt; echo "full table: var/coverage/report.txt"; exit $$status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from customs.selectors import code_facts
 from hscode.analysis.analyse import TextAnalysis
 from hscode.answer import grounded_answer, grounded_answer_sections
 from hscode.services import message_analyse
@@ -154,7 +155,7 @@ class _DeltaWriter:
 
 def _llm_messages(user_text: str, analysis: TextAnalysis) -> list[dict[str, str]]:
     language = "Korean" if analysis.language == "ko" else "English"
-    facts = grounded_answer(analysis)
+    facts = grounded_answer(analysis, code_facts)
     return [
         {
             "role": "system",
@@ -202,7 +203,7 @@ def answer_generate(user_message_id: int) -> None:
             fallback = True
             writer.restart()
     if backend == "grounded" or fallback:
-        sections = list(grounded_answer_sections(analysis))
+        sections = list(grounded_answer_sections(analysis, code_facts))
         _feed_all(writer, (s + ("\n\n" if i < len(sections) - 1 else "") for i, s in enumerate(sections)))
     status = writer.finish(backend=backend, fallback=fallback)
     task_metrics_record(

@@ -9,9 +9,14 @@ message, a stranger still 404. The OpenAPI schema is at /api/schema/.
 
 from __future__ import annotations
 
+import re
+
 import django_filters
+import django_filters.constants
+from django import forms
+from django.core.validators import RegexValidator
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.authentication import SessionScheme
@@ -44,6 +49,10 @@ from .models import AnalysisReview, ChatMessage, Conversation, ReprocessRun
 from .ratelimit import RateLimited, owner_rate_key, rate_check
 from .selectors import Owner, conversation_list_for_owner
 from .services import conversation_create
+
+
+def api_path_not_found(request, *args, **kwargs) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)
 
 
 class SessionCsrfAuthentication(SessionAuthentication):
@@ -125,11 +134,47 @@ class CanViewReviews(BasePermission):
 class ApiMixin:
     authentication_classes = [SessionCsrfAuthentication]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A misspelt filter (`?hscod=85`) would silently return everything: every parameter must be documented.
+        allowed = set(getattr(getattr(self, "filterset_class", None), "base_filters", {}))
+        paginator = getattr(self, "paginator", None)
+        if paginator is not None:
+            allowed |= {paginator.limit_query_param, paginator.offset_query_param}
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise serializers.ValidationError({name: ["unknown query parameter"] for name in unknown})
+
 
 # --- serializers -------------------------------------------------------------------
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string only (DRF's CharField turns 0 or true into "0" and "True"), without NUL characters (which
+    DRF refuses too, and which the schema now says)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(RegexValidator(r"^[^\x00]*$", "no NUL characters"))
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID written as a string only: DRF's UUIDField also takes an integer as the UUID's 128-bit value."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class ConversationSerializer(serializers.ModelSerializer):
+    title = StrictCharField(required=False, allow_blank=True, max_length=200)
+
     class Meta:
         model = Conversation
         fields = ["id", "title", "created_at", "updated_at", "last_seq"]
@@ -198,7 +243,8 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class ReviewSerializer(serializers.ModelSerializer):
     reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    corrected_hs6 = serializers.CharField(
+    note = StrictCharField(required=False, allow_blank=True)
+    corrected_hs6 = StrictCharField(
         required=False, allow_blank=True, max_length=32,
         help_text="required when the verdict is wrong: an HS 2022 subheading, e.g. 8517.13 or 851713",
     )
@@ -211,7 +257,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class ReprocessRequestSerializer(serializers.Serializer):
-    request_id = serializers.UUIDField(
+    request_id = StrictUUIDField(
         required=False, help_text="repeat a request with the same id and it is not run twice"
     )
 
@@ -227,10 +273,63 @@ class ReprocessRunSerializer(serializers.ModelSerializer):
 # --- filters -----------------------------------------------------------------------
 
 
-class ConversationFilter(django_filters.FilterSet):
+class StrictFilterSet(django_filters.FilterSet):
+    """A parameter given with an empty value (`?hscode=`) is refused, not read as "no filter", wherever the
+    schema admits no empty value (everything but a free-text filter)."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        empty = [
+            name for name, declared in self.filters.items()
+            if type(declared) is not django_filters.CharFilter and name in self.data
+            and all(value == "" for value in self.data.getlist(name))
+        ]
+        for name in empty:
+            self.form.add_error(name, "an empty value is not allowed: leave the parameter out")
+        return valid and not empty
+
+
+@extend_schema_field({"type": "boolean"})
+class StrictBooleanFilter(django_filters.Filter):
+    """`true` or `false`, as OpenAPI writes a boolean in a query; anything else is a 400, not "no filter"."""
+
+    field_class = forms.TypedChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true",
+                      empty_value=None)
+        super().__init__(*args, **kwargs)
+
+
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": 1})
+class ConfidenceFilter(django_filters.NumberFilter):
+    """A confidence between 0 and 1."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(min_value=0, max_value=1)
+        super().__init__(*args, **kwargs)
+
+
+# An HS code prefix: a chapter, heading or subheading, dotted or not. Checked with re.search, as JSON Schema's
+# `pattern` is, so the schema and the server agree on every value.
+HSCODE_PREFIX_PATTERN = r"^[0-9]{2}(?:[0-9]{2}(?:[.]?[0-9]{2})?)?$"
+
+
+@extend_schema_field({"type": "string", "pattern": HSCODE_PREFIX_PATTERN,
+                      "description": "detected code starts with: 85, 8517, 8517.13 or 851713"})
+class HscodePrefixFilter(django_filters.CharFilter):
+    def filter(self, qs, value):
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        if not re.search(HSCODE_PREFIX_PATTERN, value):
+            raise serializers.ValidationError({self.field_name: ["an HS code prefix: 85, 8517, 8517.13 or 851713"]})
+        return qs.filter(hscode_q(value))
+
+
+class ConversationFilter(StrictFilterSet):
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    mine = django_filters.BooleanFilter(
+    mine = StrictBooleanFilter(
         method="filter_mine", help_text="true: only the caller's own conversations (what non-staff see anyway)"
     )
 
@@ -247,27 +346,21 @@ class ConversationFilter(django_filters.FilterSet):
         return queryset.filter(mine) if value else queryset.exclude(mine)
 
 
-class MessageFilter(django_filters.FilterSet):
+class MessageFilter(StrictFilterSet):
     role = django_filters.ChoiceFilter(choices=ChatMessage.Role.choices)
     status = django_filters.MultipleChoiceFilter(choices=ChatMessage.Status.choices)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    hscode = django_filters.CharFilter(method="filter_hscode", help_text="detected code starts with: 85, 8517, 8517.13")
+    hscode = HscodePrefixFilter()
     source = django_filters.ChoiceFilter(choices=[(s, s) for s in SOURCES], method="filter_source")
-    fallback_used = django_filters.BooleanFilter(method="filter_fallback")
-    confidence_below = django_filters.NumberFilter(method="filter_confidence_below")
-    confidence_min = django_filters.NumberFilter(method="filter_confidence_min")
-    reviewed = django_filters.BooleanFilter(method="filter_reviewed")
+    fallback_used = StrictBooleanFilter(method="filter_fallback")
+    confidence_below = ConfidenceFilter(method="filter_confidence_below")
+    confidence_min = ConfidenceFilter(method="filter_confidence_min")
+    reviewed = StrictBooleanFilter(method="filter_reviewed")
 
     class Meta:
         model = ChatMessage
         fields: list[str] = []
-
-    def filter_hscode(self, queryset, name, value):
-        try:
-            return queryset.filter(hscode_q(value))
-        except OperatorError as exc:
-            raise serializers.ValidationError({"hscode": [str(exc)]}) from exc
 
     def filter_source(self, queryset, name, value):
         return queryset.filter(source_q(value))
@@ -286,7 +379,7 @@ class MessageFilter(django_filters.FilterSet):
         return reviewed.filter(_reviews__gt=0) if value else reviewed.filter(_reviews=0)
 
 
-class ReviewFilter(django_filters.FilterSet):
+class ReviewFilter(StrictFilterSet):
     verdict = django_filters.ChoiceFilter(choices=AnalysisReview.Verdict.choices)
     reviewer = django_filters.CharFilter(field_name="reviewer__username")
     label_hs6 = django_filters.CharFilter(field_name="label_hs6", lookup_expr="startswith")
@@ -378,6 +471,10 @@ class MessageRetrieveApi(ApiMixin, generics.RetrieveAPIView):
         return messages_visible(self.request)
 
 
+class UnprocessableReview(serializers.ValidationError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 # The permissions the admin asks for the same acts: reprocessing is its "change" action on messages, and a
 # review is added on the message's change page (an inline).
 REPROCESS_PERMISSIONS = ("chat.change_chatmessage",)
@@ -401,11 +498,16 @@ def _message_for_staff(request, message_id: int, permissions: tuple[str, ...]) -
         summary="Review a message's analysis (staff)",
         description="correct, or wrong with the corrected HS 2022 subheading. The label (the corrected code, or "
         "the detected one when correct) becomes a classifier case (source review).",
+        responses={201: ReviewSerializer,
+                   409: OpenApiResponse(description="an assistant's answer: only a person's message is analysed"),
+                   422: OpenApiResponse(description="a well-formed review that does not fit: 'wrong' without a "
+                                        "corrected code, an unknown code, 'correct' when no code was detected")},
         tags=["reviews"],
     ),
 )
 class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
     serializer_class = ReviewSerializer
+    staff_only = True  # checked in initial(), after the 404 for strangers
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -418,6 +520,12 @@ class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
             return AnalysisReview.objects.none()
         return self.message.reviews.select_related("reviewer").order_by("-created_at", "-id")
 
+    def create(self, request, *args, **kwargs):
+        if self.message.role != ChatMessage.Role.USER:
+            return Response({"detail": "only a person's message has an analysis to review"},
+                            status=status.HTTP_409_CONFLICT)
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         data = serializer.validated_data
         try:
@@ -425,8 +533,8 @@ class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
                 message=self.message, reviewer=self.request.user, verdict=data["verdict"],
                 corrected_hs6=data.get("corrected_hs6", ""), note=data.get("note", ""),
             )
-        except OperatorError as exc:
-            raise serializers.ValidationError({"detail": [str(exc)]}) from exc
+        except OperatorError as exc:  # well formed, but not a review that fits this message
+            raise UnprocessableReview({"detail": [str(exc)]}) from exc
 
 
 @extend_schema_view(get=extend_schema(summary="All reviews (staff)", tags=["reviews"]))
@@ -439,19 +547,21 @@ class ReviewListApi(ApiMixin, generics.ListAPIView):
 
 
 class MessageReprocessApi(ApiMixin, APIView):
+    staff_only = True  # checked in post(), after the 404 for strangers
     @extend_schema(
         summary="Reprocess a message's analysis on the bulk queue (staff)",
         description="Resets the analysis and runs detail-page preparation again; connected clients receive the "
         "new button events. Idempotent per request_id.",
         request=ReprocessRequestSerializer,
-        responses={202: ReprocessRunSerializer, 403: OpenApiResponse(description="not staff"),
-                   404: OpenApiResponse(description="no such message for the caller")},
+        responses={202: ReprocessRunSerializer,
+                   409: OpenApiResponse(description="an assistant's answer: only a person's message is analysed")},
         tags=["reviews"],
     )
     def post(self, request, message_id: int):
         message = _message_for_staff(request, message_id, REPROCESS_PERMISSIONS)
         if message.role != ChatMessage.Role.USER:
-            raise serializers.ValidationError({"detail": ["only a person's message has an analysis"]})
+            return Response({"detail": "only a person's message has an analysis to reprocess"},
+                            status=status.HTTP_409_CONFLICT)
         body = ReprocessRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         outcome = reprocess_request(
@@ -459,39 +569,3 @@ class MessageReprocessApi(ApiMixin, APIView):
         )
         run = ReprocessRun.objects.get(message=message, request_id=outcome.request_id)
         return Response(ReprocessRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-
-# --- OpenAPI: the SSE stream is served by Channels, not DRF; describe it all the same -----
-
-
-def schema_add_event_stream(result, generator, request, public):
-    """drf-spectacular postprocessing hook: document GET /api/conversations/{conversation_id}/events."""
-    result.setdefault("paths", {})["/api/conversations/{conversation_id}/events"] = {
-        "get": {
-            "operationId": "conversation_events_stream",
-            "summary": "Server-Sent Events of a conversation (served by Channels)",
-            "description": (
-                "A `text/event-stream` of the conversation's events in `seq` order: `id: <seq>`, "
-                "`event: <name>`, `data: {\"event\", \"data\", \"message_id\", \"seq\"}` (the same frames as the "
-                "WebSocket `/ws/chat/{conversation_id}/`). Resume with `Last-Event-ID` or `?after=<seq>`: a "
-                "`snapshot` frame, then every stored event after that seq. Heartbeat comments keep it open. "
-                "Owners only; 404 otherwise."
-            ),
-            "tags": ["conversations"],
-            "parameters": [
-                {"name": "conversation_id", "in": "path", "required": True,
-                 "schema": {"type": "string", "format": "uuid"}},
-                {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
-                 "description": "replay events with a greater seq"},
-                {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
-                 "description": "the browser's resume point (the last seq it saw)"},
-            ],
-            "security": [{"cookieAuth": []}, {}],
-            "responses": {
-                "200": {"description": "the event stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                "404": {"description": "not the caller's conversation"},
-            },
-        }
-    }
-    return result

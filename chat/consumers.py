@@ -59,7 +59,7 @@ POLICY_VIOLATION = 1008
 
 def _after_param(raw: str | None) -> int | None:
     """`?after=<seq>` or a Last-Event-ID header: a non-negative integer, else None (no replay)."""
-    if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 18:
+    if raw is None or not raw.strip().isascii() or not raw.strip().isdigit() or int(raw.strip()) > contracts.SEQ_MAX:
         return None
     return int(raw.strip())
 
@@ -187,28 +187,38 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
     _stream_id: str | None = None
     _limits_key: tuple[str, str | None] = ("", None)
 
+    async def _refuse(self, status: int, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
+        await self.send_response(status, body, headers=[(b"Content-Type", b"application/json"), *headers])
+
     async def handle(self, body: bytes) -> None:
+        if self.scope.get("method") != "GET":
+            await self._refuse(405, "Only GET is allowed.", ((b"Allow", b"GET"),))
+            return
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         conversation = await database_sync_to_async(conversation_get_for_owner)(
             conversation_id, scope_owner(self.scope)
         )
         if conversation is None:
-            await self.send_response(404, b'{"detail": "Not found."}',
-                                     headers=[(b"Content-Type", b"application/json")])
+            await self._refuse(404, "Not found.")
             return
         headers = dict(self.scope.get("headers") or [])
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        last_event_id = headers.get(b"last-event-id", b"").decode("latin-1") or (query.get("after") or [None])[0]
-        after = _after_param(last_event_id)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        after_query = (query.get("after") or [None])[-1]
+        if after_query is not None and _after_param(after_query) is None:
+            await self._refuse(400, f"after: a whole number from 0 to {contracts.SEQ_MAX}")
+            return
+        # A browser resends whatever Last-Event-ID it kept: anything but a seq there is ignored, not refused.
+        last_event_id = _after_param(headers.get(b"last-event-id", b"").decode("latin-1"))
+        if last_event_id is None and after_query is not None:
+            last_event_id = _after_param(after_query)
         owner_key, client_ip = scope_limits_key(self.scope)
         try:
-            if after is not None:
+            if last_event_id is not None:  # a resume replays: it counts as a replay request
                 await database_sync_to_async(rate_check)("replay", owner_key=owner_key, client_ip=client_ip)
             self._stream_id = await database_sync_to_async(stream_open)(owner_key=owner_key, client_ip=client_ip)
         except RateLimited as error:
-            body = json.dumps({"detail": error.message, "code": error.code}, ensure_ascii=False).encode()
-            await self.send_response(429, body, headers=[(b"Content-Type", b"application/json"),
-                                                         (b"Retry-After", str(error.wait).encode())])
+            await self._refuse(429, error.message, ((b"Retry-After", str(error.wait).encode()),))
             return
         self._limits_key = (owner_key, client_ip)
         await self.send_headers(
@@ -219,7 +229,7 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
             ]
         )
         await self.send_body(f"retry: 3000\n: connected to {conversation.pk}\n\n".encode(), more_body=True)
-        await self.delivery_start(conversation, after)
+        await self.delivery_start(conversation, last_event_id)
         self._heartbeat = asyncio.create_task(self._heartbeat_loop())
 
     async def http_request(self, message: dict) -> None:
@@ -228,7 +238,7 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
             self.body.append(message["body"])
         if not message.get("more_body"):
             await self.handle(b"".join(self.body))
-            if getattr(self, "cursor", None) is None:  # answered without a stream (404)
+            if getattr(self, "cursor", None) is None:  # answered without a stream (400, 404, 405)
                 await self.disconnect()
                 raise StopConsumer()
 

@@ -25,6 +25,9 @@ REPLAY_MORE = "replay_more"
 
 BUTTON_TYPES = ("HS_CODE", "REGULATION", "STATISTICS")
 
+# The largest resume point a client may ask for (`?after=`, `Last-Event-ID`, `resync`): 18 digits.
+SEQ_MAX = 10**18 - 1
+
 # Client → server frame types.
 CLIENT_CHAT_MESSAGE = "chat.message"  # {"type": "chat.message", "message": "<text>"}
 CLIENT_CHAT_STOP = "chat.stop"  # {"type": "chat.stop", "message_id"?: <id>} stops answer generation

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import api, views
@@ -27,4 +27,6 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="chat:schema", template_name="ops/redoc.html"),
         name="redoc",
     ),
+    # Any other /api/ path: a JSON 404 like the API's own, whatever DEBUG says (clients parse the body).
+    re_path(r"^api/", api.api_path_not_found, name="api-not-found"),
 ]

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "channels",
     "hscode",
     "trade",
+    "customs",
     "chat",
 ]
 
@@ -290,16 +291,19 @@ LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=10.0)
 LLM_MAX_S = env.float("LLM_MAX_S", default=120.0)
 
+# The most rows one API page may hold (`?limit=`); larger asks are refused with 400.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # A JSON API: one body format, documented as such (a form body gets 415).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "chat.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "chat.api.api_exception_handler",
 }
-# No list answers more than this many rows, whatever ?limit= asks (config/pagination.py).
-API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
-REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "config.pagination.CappedLimitOffsetPagination"
+
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -329,7 +333,7 @@ CONTEXT7_CACHE_EMPTY_TTL_S = env.int("CONTEXT7_CACHE_EMPTY_TTL_S", default=300)
 
 # --- Operator tools (issue 7): API schema and filters, health and metrics, reprocessing ---
 INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "ops"]
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "chat.openapi.ErrorDocumentingAutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trade-information chat API",
     "VERSION": "1.0.0",
@@ -356,7 +360,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "chat.api.schema_add_event_stream",
+        "chat.openapi.schema_add_event_stream",
     ],
 }
 # A person's message still pending/analysing and updated within this window is in flight: not reprocessed.
@@ -370,3 +374,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 # Key rotation: the previous SECRET_KEY(s) still validate sessions and signatures (docs/operations.md).
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+# --- Korea Customs Service data (customs/, kcs/; README "Korea Customs data") ---
+# The HSK code table `manage.py load_shipped_data` loads on first start (출처: 관세청, 공공누리 제1유형)
+KCS_HSK_FILE = env.path("KCS_HSK_FILE", default=BASE_DIR / "data" / "kcs" / "hsk_2025_kcs.csv")
+# Where the HS page sends a person to check rates when no 관세율표 file is loaded; "{code}" becomes the HSK code
+KCS_TARIFF_LOOKUP_URL = env.str("KCS_TARIFF_LOOKUP_URL", default="https://unipass.customs.go.kr/clip/index.do")

@@ -1,6 +1,6 @@
 """Start the whole stack in the foreground, or run one command beside a Redis.
 
-    python -m devtools.stack run            # Redis (embedded unless REDIS_URL), migrate, daphne, Celery
+    python -m devtools.stack run            # Redis, migrate, load_shipped_data, daphne, Celery
     python -m devtools.stack exec -- CMD... # CMD with REDIS_URL set (embedded unless given)
 
 Every child runs in its own process group, so Ctrl-C or SIGTERM here stops each
@@ -96,6 +96,8 @@ def run(host: str, port: int, concurrency: int) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
+        # The data the product ships (HSK table, …): loaded once, skipped when already loaded.
+        subprocess.run([sys.executable, "manage.py", "load_shipped_data"], cwd=ROOT, env=env, check=True)
         children.append(
             _child([sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"], env)
         )

@@ -1,17 +1,25 @@
-"""The grounded answer: a factual reply composed only from the analysis and HS 2022 data (plain Python).
+"""The grounded answer: a factual reply composed only from the analysis, HS 2022 data and the 관세청 data
+(plain Python).
 
-It says what the code is, where it sits, what the national digits mean, which EU
-standards mark it, and what is uncertain — in the language the person wrote in.
-It never states figures the project does not hold (tariff rates, for one).
+It says what the code is (in Korean, its 관세청 HSK names and path), where it sits, what the national digits
+mean, which EU standards mark it, the tariff rates of its HSK lines when a 관세율표 file is loaded, and what is
+uncertain — in the language the person wrote in. It never states a figure the project does not hold: the
+customs facts come from `facts_for` (customs.selectors.code_facts, passed in by the caller).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from .analysis.analyse import TextAnalysis
 from .analysis.nomenclature import get_nomenclature
 from .regulations import regulation_findings
+
+if TYPE_CHECKING:
+    from customs.selectors import CodeFacts, HskLineView, LineRates
+
+FactsLookup = Callable[[str, str], "CodeFacts"]
 
 _TEXT = {
     "ko": {
@@ -34,6 +42,28 @@ _TEXT = {
         "{code}의 기본·협정세율은 관세청 UNI-PASS 관세율표에서 확인해 주세요.",
         "need": "정확히 분류하려면 다음 정보가 더 필요합니다: {items}.",
         "invalid": "'{raw}'은(는) 유효한 HS 2022 코드가 아닙니다: {reason}.",
+        "explicit_hsk": "입력하신 코드 {code}는 관세청 HSK에서 다음과 같습니다: {names}",
+        "hsk_path": "분류 위치: 제{chapter}류 › 제{heading}호 › 소호 {subheading}{rest}",
+        "hsk_lines": "{code} 아래 HSK 10단위 세번 {n}개: {items}",
+        "hsk_valid": "HSK {code}은(는) 관세청 HS부호표 {edition}년판에 있는 10단위 세번입니다: {name}.",
+        "hsk_unknown": "HSK {code}은(는) 최신 관세청 HS부호표({edition}년판)에 없는 10단위 코드입니다.",
+        "hsk_dropped": "HSK {code}은(는) {last}년판 관세청 HS부호표에는 있었으나 "
+        "최신 {edition}년판에서 삭제되었습니다.",
+        "hsk_nearest": "가까운 유효 세번: {items}",
+        "rates_one": "{code} {name}의 관세율 ({as_of} 기준): {items}.",
+        "rates_line": "- {code} {name}: {items}",
+        "rates_which": "{code} 아래 HSK 10단위 세번 {n}개의 관세율 ({as_of} 기준):",
+        "rates_ask": "어느 세번에 해당하는 물품인지 알려 주시면 그 세번의 세율을 자세히 안내해 드리겠습니다.",
+        "rate_basic": "기본세율(A) {rate}",
+        "rate_wto": "WTO협정세율(C) {rate}",
+        "rate_fta_low": "FTA 최저 {rate}({name}{more})",
+        "rate_fta_more": " 외 {n}건",
+        "rates_fta_count": "FTA 협정세율은 {n}건이 적용됩니다",
+        "rates_source": "출처: 관세청 관세율표 ({file})",
+        "rates_none_for_code": "적재된 관세청 관세율표에 {code}의 {as_of} 기준 세율이 없습니다. "
+        "관세법령정보포털(UNI-PASS)에서 확인해 주세요: {url}",
+        "rates_not_loaded": "관세청 관세율표 파일이 이 서비스에 적재되어 있지 않아 세율을 안내할 수 없습니다. "
+        "{code}의 기본·협정세율은 관세법령정보포털(UNI-PASS)에서 확인해 주세요: {url}",
         "details": {"material": "재질", "use": "용도", "processing": "가공 상태", "form": "형태",
                     "product": "구체적인 제품명"},
         "sep": ", ",
@@ -58,6 +88,28 @@ _TEXT = {
         "the Korea Customs Service UNI-PASS tariff schedule.",
         "need": "To classify it precisely I need: {items}.",
         "invalid": "'{raw}' is not a valid HS 2022 code: {reason}.",
+        "explicit_hsk": "The code {code} you gave is, in the Korea Customs HSK: {names}",
+        "hsk_path": "Place in the nomenclature: chapter {chapter} › heading {heading} › subheading {subheading}{rest}",
+        "hsk_lines": "{n} HSK 10-digit lines under {code}: {items}",
+        "hsk_valid": "HSK {code} is a 10-digit line of the Korea Customs HS table, {edition} edition: {name}.",
+        "hsk_unknown": "HSK {code} is not a 10-digit line of the newest Korea Customs HS table ({edition} edition).",
+        "hsk_dropped": "HSK {code} was in the {last} edition of the Korea Customs HS table but was dropped from the "
+        "newest, {edition} edition.",
+        "hsk_nearest": "Nearest valid lines: {items}",
+        "rates_one": "Tariff rates of {code} {name} (as of {as_of}): {items}.",
+        "rates_line": "- {code} {name}: {items}",
+        "rates_which": "Tariff rates of the {n} HSK 10-digit lines under {code} (as of {as_of}):",
+        "rates_ask": "Tell me which line your goods fall under and I will give that line's rates in detail.",
+        "rate_basic": "basic rate (A) {rate}",
+        "rate_wto": "WTO rate (C) {rate}",
+        "rate_fta_low": "lowest FTA rate {rate} ({name}{more})",
+        "rate_fta_more": " and {n} more",
+        "rates_fta_count": "{n} FTA rates apply",
+        "rates_source": "Source: Korea Customs Service tariff schedule (관세청 관세율표, {file})",
+        "rates_none_for_code": "The loaded Korea Customs tariff schedule has no rate for {code} valid on {as_of}. "
+        "Check it on the Korea Customs law portal (UNI-PASS): {url}",
+        "rates_not_loaded": "No Korea Customs tariff schedule is loaded in this service, so I cannot quote rates. "
+        "Check the basic and FTA rates for {code} on the Korea Customs law portal (UNI-PASS): {url}",
         "details": {"material": "material", "use": "intended use", "processing": "processing state", "form": "form",
                     "product": "the specific product"},
         "sep": ", ",
@@ -69,22 +121,126 @@ def _pct(confidence: float) -> int:
     return round(confidence * 100)
 
 
-def grounded_answer_sections(analysis: TextAnalysis) -> Iterator[str]:
-    """The answer, section by section (each a paragraph), so it can be streamed as it is composed."""
-    text = _TEXT["ko" if analysis.language == "ko" else "en"]
+NAMES_SHOWN = 3
+LINES_LISTED = 12
+
+
+def _names(facts: CodeFacts | None, language: str) -> str:
+    """The Korean (or English) HSK names of a code's lines: "스마트폰", "삼겹살 · 기타(삼겹살 외)"."""
+    if facts is None or not facts.lines:
+        return ""
+    names = [line.display(language) for line in facts.lines[:NAMES_SHOWN]]
+    more = len(facts.lines) - NAMES_SHOWN
+    return " · ".join(names) + (f" … (+{more})" if more > 0 else "")
+
+
+def _path(text: dict, code: str, facts: CodeFacts | None, language: str) -> str | None:
+    """류 › 호 › 소호 › (group) › HSK 10단위, from the 관세청 lines; None when there are none for this code."""
+    if facts is None or not facts.lines or len(code) != 6:
+        return None
+    rest = ""
+    if len(facts.lines) == 1:
+        line = facts.lines[0]
+        parent = line.parent_en if language == "en" else line.parent_ko
+        rest = (f" › {parent}" if parent else "") + f" › HSK {line.dotted} {line.display(language)}"
+    return text["hsk_path"].format(chapter=code[:2], heading=code[:4], subheading=f"{code[:4]}.{code[4:]}",
+                                   rest=rest)
+
+
+def _rate_items(text: dict, rates: LineRates, language: str, *, detailed: bool) -> str:
+    items = []
+    if rates.basic is not None:
+        items.append(text["rate_basic"].format(rate=rates.basic.percent))
+    if rates.wto is not None:
+        items.append(text["rate_wto"].format(rate=rates.wto.percent))
+    lowest = rates.lowest_fta
+    if lowest is not None:
+        same = [r for r in rates.fta if r.rate == lowest.rate]
+        more = text["rate_fta_more"].format(n=len(same) - 1) if len(same) > 1 else ""
+        items.append(text["rate_fta_low"].format(rate=lowest.percent, name=lowest.name(language), more=more))
+        if detailed:
+            items.append(text["rates_fta_count"].format(n=len(rates.fta)))
+    return text["sep"].join(items)
+
+
+def _rate_sections(text: dict, code_dotted: str, facts: CodeFacts, language: str) -> Iterator[str]:
+    """The rates of the code's HSK lines: one line in detail, or every line and a question which one."""
+    lines: list[HskLineView] = list(facts.lines)
+    info = facts.rates
+    if not info.loaded:
+        yield text["rates_not_loaded"].format(code=code_dotted, url=facts.lookup_url)
+        return
+    as_of = info.as_of.isoformat()
+    with_rates = [line for line in lines if line.code in info.by_code]
+    if not with_rates:
+        yield text["rates_none_for_code"].format(code=code_dotted, as_of=as_of, url=facts.lookup_url)
+        return
+    if len(lines) == 1:
+        line = lines[0]
+        items = _rate_items(text, info.by_code[line.code], language, detailed=True)
+        yield text["rates_one"].format(code=line.dotted, name=line.display(language), as_of=as_of, items=items)
+    else:
+        rows = [text["rates_which"].format(code=code_dotted, n=len(lines), as_of=as_of)]
+        for line in lines[:LINES_LISTED]:
+            rates = info.by_code.get(line.code)
+            items = _rate_items(text, rates, language, detailed=False) if rates else "—"
+            rows.append(text["rates_line"].format(code=line.dotted, name=line.display(language), items=items))
+        yield "\n".join(rows)
+        yield text["rates_ask"]
+    yield text["rates_source"].format(file=info.source_file)
+
+
+def _check_sections(text: dict, facts: CodeFacts, language: str) -> Iterator[str]:
+    check = facts.check
+    if check is None or check.status == "no_table":
+        return
+    if check.status == "valid" and check.line is not None:
+        yield text["hsk_valid"].format(code=check.dotted, edition=check.edition, name=check.line.display(language))
+        return
+    key = "hsk_dropped" if check.status == "dropped" else "hsk_unknown"
+    yield text[key].format(code=check.dotted, edition=check.edition, last=check.last_edition)
+    if check.nearest:
+        items = text["sep"].join(f"{line.dotted} {line.display(language)}" for line in check.nearest)
+        yield text["hsk_nearest"].format(items=items)
+
+
+def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | None = None) -> Iterator[str]:
+    """The answer, section by section (each a paragraph), so it can be streamed as it is composed.
+
+    `facts_for(hs6, national_digits)` gives the 관세청 facts of a code (customs.selectors.code_facts); without
+    it the answer uses HS 2022 data only.
+    """
+    language = "ko" if analysis.language == "ko" else "en"
+    text = _TEXT[language]
     nomenclature = get_nomenclature()
     for mention in analysis.mentions:
         if not mention.valid:
             yield text["invalid"].format(raw=mention.raw, reason=mention.reason)
 
+    def facts_of(code: str, national: str = "") -> CodeFacts | None:
+        return facts_for(code, national) if facts_for is not None and len(code) == 6 else None
+
+    def describe(code: str, english: str) -> str:
+        """Korean names first (관세청 HSK); the HS 2022 English text when there are none or in English."""
+        names = _names(facts_of(code), language) if language == "ko" else ""
+        return names or english
+
     code: str | None = None
+    facts: CodeFacts | None = None
     product = analysis.product_name or analysis.text[:40]
     if analysis.explicit is not None:
         mention = analysis.explicit
         code = mention.code
         entry = nomenclature.get(code)
-        yield text["explicit"].format(code=mention.dotted, desc=entry.description if entry else "")
-        if mention.national:
+        facts = facts_of(code, mention.national)
+        names = _names(facts, language) if language == "ko" else ""
+        if names and not (facts.check is not None and facts.check.status in ("unknown", "dropped")):
+            yield text["explicit_hsk"].format(code=mention.dotted, names=names)
+        else:
+            yield text["explicit"].format(code=mention.dotted, desc=entry.description if entry else "")
+        if facts is not None:
+            yield from _check_sections(text, facts, language)
+        if mention.national and (facts is None or facts.check is None):
             yield text["national"].format(
                 full=mention.dotted, n=len(mention.national), digits=mention.national, code=entry.dotted
             )
@@ -93,8 +249,9 @@ def grounded_answer_sections(analysis: TextAnalysis) -> Iterator[str]:
     elif analysis.chosen is not None:
         chosen = analysis.chosen
         code = chosen.code
+        facts = facts_of(code)
         yield text["classified"].format(
-            product=product, code=chosen.dotted, desc=chosen.description, conf=_pct(chosen.confidence)
+            product=product, code=chosen.dotted, desc=describe(code, chosen.description), conf=_pct(chosen.confidence)
         )
         others = [c for c in analysis.candidates if c.code != chosen.code][:2]
         if others:
@@ -103,7 +260,7 @@ def grounded_answer_sections(analysis: TextAnalysis) -> Iterator[str]:
     elif analysis.candidates:
         lines = [text["unsure"].format(product=product)]
         lines += [
-            text["candidate"].format(code=c.dotted, desc=c.description, conf=_pct(c.confidence))
+            text["candidate"].format(code=c.dotted, desc=describe(c.code, c.description), conf=_pct(c.confidence))
             for c in analysis.candidates[:3]
         ]
         yield "\n".join(lines)
@@ -111,8 +268,15 @@ def grounded_answer_sections(analysis: TextAnalysis) -> Iterator[str]:
         yield text["nothing"]
 
     if code is not None:
-        path = " › ".join(f"{e.dotted} {e.description}" for e in nomenclature.ancestors(code))
-        yield text["hierarchy"].format(path=path)
+        path = _path(text, code, facts, language) if language == "ko" or facts is not None else None
+        if path is None:
+            path = text["hierarchy"].format(
+                path=" › ".join(f"{e.dotted} {e.description}" for e in nomenclature.ancestors(code))
+            )
+        yield path
+        if facts is not None and len(facts.lines) > 1 and analysis.explicit is not None:
+            items = text["sep"].join(f"{line.dotted} {line.display(language)}" for line in facts.lines[:LINES_LISTED])
+            yield text["hsk_lines"].format(code=nomenclature.get(code).dotted, n=len(facts.lines), items=items)
         applying = [f for f in regulation_findings(code) if f.applies]
         if applying:
             name_key = "name_ko" if analysis.language == "ko" else "name_en"
@@ -124,12 +288,15 @@ def grounded_answer_sections(analysis: TextAnalysis) -> Iterator[str]:
             yield text["no_standards"]
         if analysis.intent.primary_intent == "tariff_rate" or "tariff_rate" in analysis.intent.secondary_intents:
             dotted = analysis.explicit.dotted if analysis.explicit is not None else nomenclature.get(code).dotted
-            yield text["tariff"].format(code=dotted)
+            if facts is not None and facts.lines:
+                yield from _rate_sections(text, dotted, facts, language)
+            else:
+                yield text["tariff"].format(code=dotted)
 
     if analysis.needs_detail and analysis.explicit is None and analysis.chosen is None:
         items = text["sep"].join(text["details"].get(d, d) for d in analysis.needs_detail)
         yield text["need"].format(items=items)
 
 
-def grounded_answer(analysis: TextAnalysis) -> str:
-    return "\n\n".join(grounded_answer_sections(analysis))
+def grounded_answer(analysis: TextAnalysis, facts_for: FactsLookup | None = None) -> str:
+    return "\n\n".join(grounded_answer_sections(analysis, facts_for))

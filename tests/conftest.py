@@ -22,7 +22,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     Threads of this process (database_sync_to_async's pool, the live server's) keep persistent connections
     (CONN_MAX_AGE) that nothing closes at the end of the run, and PostgreSQL refuses to drop a database that
     has sessions; they are ended here, so the teardown drops it cleanly.
+
+    The data the product ships (HSK table) is loaded into it first, as `make run` does.
     """
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("load_shipped_data", "--no-progress", verbosity=0)
     yield
     from django.db import connection
 
@@ -33,6 +39,28 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+def shipped_data_ensure() -> None:
+    """Load the shipped data unless it is there (a transactional test's flush empties every table)."""
+    from django.core.management import call_command
+
+    call_command("load_shipped_data", "--no-progress", verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def shipped_data(django_db_setup, django_db_blocker):
+    """For modules that read the shipped data (`pytestmark = pytest.mark.usefixtures("shipped_data")`): reload it
+    if an earlier module's transactional tests flushed it. Module-scoped, so that it runs before (outside) each
+    test's transaction; one query when the data is in place."""
+    with django_db_blocker.unblock():
+        shipped_data_ensure()
+
+
+@pytest.fixture
+def hsk_table(transactional_db):
+    """The shipped HSK table, committed, inside a transactional test (live stacks read it from their process)."""
+    shipped_data_ensure()
 
 
 @pytest.fixture(scope="session")
@@ -87,25 +115,36 @@ def stack_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def _wait_until_settled(timeout: float = 30.0) -> None:
-    """Until the live workers have finished every message: the test database is truncated next, and a
-    TRUNCATE racing a worker's write deadlocks on PostgreSQL."""
-    import time
-
-    from django.db.models import Q
-
+def _unsettled_messages() -> list[tuple]:
+    """A person's messages sent through the service (they have a message_created event, so their tasks were
+    enqueued) whose buttons, answer or task records (A, B and C) are not finished yet; rows a test created
+    directly are not waited for."""
+    from chat.metrics import FINISHED, TASK_NAMES
     from chat.models import ChatMessage
 
-    # Messages sent through the service (they have a message_created event, so their tasks were enqueued)
-    # whose buttons or answer are not finished yet; rows a test created directly are not waited for.
-    sent = ChatMessage.objects.filter(role="user", events__event="message_created")
-    unfinished = sent.filter(
-        Q(status__in=["pending", "analysing"]) | Q(answer__isnull=True) | Q(answer__status="streaming")
-    )
+    sent = ChatMessage.objects.filter(role="user", events__event="message_created").distinct()
+    unsettled = []
+    for pk, status, answer_status, metrics in sent.values_list("pk", "status", "answer__status",
+                                                               "parallel_task_metrics"):
+        tasks = (metrics or {}).get("task_execution") or {}
+        recorded = set(tasks) == set(TASK_NAMES) and all(t.get("status") in FINISHED for t in tasks.values())
+        if status in {"pending", "analysing"} or answer_status in {None, "streaming"} or not recorded:
+            unsettled.append((pk, status, answer_status, sorted(tasks)))
+    return unsettled
+
+
+def _wait_until_settled(timeout: float = 90.0) -> None:
+    """Until the live workers have finished every message the test sent: the test database is truncated next,
+    and a TRUNCATE racing a worker's write deadlocks on PostgreSQL. Work still unfinished after `timeout` is a
+    failure of the test that left it (a task lost, or never awaited), not something to step over."""
+    import time
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and unfinished.exists():
+    while unsettled := _unsettled_messages():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"live work still unfinished after {timeout:.0f} s (pk, status, answer, tasks "
+                                 f"recorded): {unsettled[:10]}")
         time.sleep(0.2)
-    time.sleep(0.3)  # the last task's closing writes (metrics, history) come just after its last event
 
 
 @pytest.fixture(autouse=True)

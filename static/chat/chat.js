@@ -239,10 +239,18 @@
       try {
         // The seq first, then the messages: whatever happens in between is replayed after it.
         const conversation = await api("/api/conversations/" + conversationId + "/");
-        const page = await api("/api/conversations/" + conversationId + "/messages/?limit=500");
+        // Every page (the API serves at most API_MAX_PAGE_SIZE rows at a time), followed by its `next` link.
+        const stored = [];
+        let next = "/api/conversations/" + conversationId + "/messages/?limit=100";
+        while (next) {
+          const page = await api(next);
+          stored.push.apply(stored, page.results);
+          next = page.next ? new URL(page.next, location.href).pathname + new URL(page.next, location.href).search
+            : null;
+        }
         messagesEl.replaceChildren();
         views.clear();
-        renderStored(page.results);
+        renderStored(stored);
         lastSeq = conversation.last_seq;
         localStorage.setItem("tradechat.conversation", conversationId);
         return;

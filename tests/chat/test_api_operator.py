@@ -218,6 +218,19 @@ def test_lists_are_paginated_with_limit_and_offset(world, staff):
     assert rest["next"] is None
 
 
+@pytest.mark.parametrize("query", [{"offset": "null"}, {"offset": "-1"}, {"limit": "0"}, {"limit": "101"},
+                                   {"limit": "100000000"}, {"reviewed": "maybe"}, {"hscode": ""},
+                                   {"confidence_min": "2"}, {"hscod": "85"}])
+def test_a_query_the_schema_does_not_allow_is_a_400_naming_the_parameter(world, staff, query):
+    response = staff.get("/api/messages/", **query)
+    assert response.status_code == 400 and set(query) <= set(response.json()), response.content
+
+
+def test_an_unknown_api_path_is_a_json_404(staff):
+    response = staff.get("/api/no-such-thing/")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+
+
 # --- staff reviews and reprocessing ----------------------------------------------------
 
 
@@ -238,15 +251,23 @@ def test_staff_review_through_the_api_feeds_a_review_case(world, staff):
 
 
 @pytest.mark.parametrize(
-    ("payload", "reason"),
-    [({"verdict": "wrong", "corrected_hs6": "9999.99"}, "chapter 99"),
-     ({"verdict": "wrong"}, "needs the corrected"),
-     ({"verdict": "maybe"}, "verdict")],
+    ("payload", "status", "reason"),
+    [({"verdict": "wrong", "corrected_hs6": "9999.99"}, 422, "chapter 99"),
+     ({"verdict": "wrong"}, 422, "needs the corrected"),
+     ({"verdict": "maybe"}, 400, "verdict"),
+     ({"verdict": "wrong", "corrected_hs6": 821000}, 400, "corrected_hs6")],
 )
-def test_an_invalid_review_is_a_400_with_the_reason(world, staff, payload, reason):
+def test_an_invalid_review_is_refused_with_the_reason(world, staff, payload, status, reason):
+    """400: not a review at all (the schema says so); 422: a well-formed review that does not fit."""
     response = staff.post(f"/api/messages/{world['opener'].pk}/reviews/", payload)
-    assert response.status_code == 400 and reason in response.content.decode()
+    assert response.status_code == status and reason in response.content.decode()
     assert AnalysisReview.objects.count() == 0 and ClassificationCase.objects.count() == 0
+
+
+def test_a_review_of_an_answer_is_a_conflict(world, staff):
+    response = staff.post(f"/api/messages/{world['answer'].pk}/reviews/", {"verdict": "correct"})
+    assert response.status_code == 409 and "only a person's message" in response.json()["detail"]
+    assert AnalysisReview.objects.count() == 0
 
 
 def test_staff_reprocess_through_the_api_is_queued_once_per_request_id(world, staff,
@@ -263,7 +284,7 @@ def test_staff_reprocess_through_the_api_is_queued_once_per_request_id(world, st
         second = staff.post(f"/api/messages/{phone.pk}/reprocess/", {"request_id": request_id})
     assert second.json()["id"] == first.json()["id"] and second.json()["state"] == "done"
     assert again == [] and ReprocessRun.objects.count() == 1
-    assert staff.post(f"/api/messages/{world['answer'].pk}/reprocess/").status_code == 400
+    assert staff.post(f"/api/messages/{world['answer'].pk}/reprocess/").status_code == 409
 
 
 # --- the schema and its pages -----------------------------------------------------------

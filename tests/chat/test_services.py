@@ -15,6 +15,7 @@ from chat.models import ChatMessage, Conversation, ConversationEvent
 from chat.protocol import FrameError, frame_parse
 from chat.selectors import Owner, conversation_snapshot
 from chat.services import OwnerRequired, conversation_create, event_log_prune, message_create
+from config.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +57,20 @@ def test_prune_removes_only_events_past_retention(conversation):
     ConversationEvent.objects.filter(seq=1).update(created_at=timezone.now() - timedelta(days=8))
     assert event_log_prune(older_than_days=7) == 1
     assert list(ConversationEvent.objects.values_list("seq", flat=True)) == [2]
+
+
+def test_prune_by_default_keeps_event_log_retention_days_and_beat_runs_it(conversation, settings):
+    settings.EVENT_LOG_RETENTION_DAYS = 3
+    for _ in range(3):
+        event_emit(conversation_id=conversation.pk, message_id=None, event=contracts.THINKING, data={})
+    ConversationEvent.objects.filter(seq=1).update(created_at=timezone.now() - timedelta(days=4))
+    ConversationEvent.objects.filter(seq=2).update(created_at=timezone.now() - timedelta(days=2))
+    assert event_log_prune() == 1  # the setting, not a hard-coded week
+    assert list(ConversationEvent.objects.values_list("seq", flat=True)) == [2, 3]
+    schedule = {entry["task"]: entry for entry in celery_app.conf.beat_schedule.values()}
+    assert "chat.tasks.event_log_prune" in schedule  # beat runs it on its own
+    ConversationEvent.objects.update(created_at=timezone.now() - timedelta(days=5))
+    assert celery_app.tasks["chat.tasks.event_log_prune"]() == 2
 
 
 def test_snapshot_lists_unfinished_messages_with_their_state(conversation):

@@ -21,6 +21,25 @@ from tests.fakes.context7_server import FakeContext7Process
 from tests.fakes.context7_worker import WorkerProcess
 
 ONE_ATTEMPT = RetryConfig(attempts=1)
+# Long enough that "still open" is never a race on a loaded machine; the tests wait for it to pass by state.
+RESET_S = 3.0
+
+
+def _wait_until(predicate, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} within {timeout} s")
+        time.sleep(0.05)
+
+
+async def _wait_for_the_reset_timeout(api, timeout: float = 20.0) -> None:
+    """Until the open breaker lets a probe through (its retry_after has run out)."""
+    deadline = time.monotonic() + timeout
+    while (await api.breaker_status()).retry_after_s > 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the breaker's reset timeout did not pass within {timeout} s")
+        time.sleep(0.05)
 
 
 async def _fails(call) -> Context7Error:
@@ -45,12 +64,12 @@ async def test_breaker_opens_after_five_failed_lookups_and_then_refuses_without_
     assert (await _fails(api.docs())).code == "CONTEXT7_API_FAILURE"  # the fifth failure opens it
     status = await api.breaker_status()
     assert status.state == "open"
-    assert 29 < status.retry_after_s <= 30
+    assert 25 < status.retry_after_s <= 30
 
     error = await _fails(api.docs())
     assert isinstance(error, Context7CircuitOpenError)
     assert (error.code, error.retryable, error.http_status, error.calls) == ("CONTEXT7_CIRCUIT_OPEN", True, None, ())
-    assert 29 < error.retry_after <= 30
+    assert 25 < error.retry_after <= 30
     assert context7_server.request_count() == 5
     assert (await api.stats())["errors:CONTEXT7_CIRCUIT_OPEN"] == 1
 
@@ -64,11 +83,11 @@ async def test_one_lookup_with_its_retries_counts_as_one_failure(make_api, conte
 
 
 async def test_breaker_closes_after_a_successful_probe_once_the_reset_timeout_passes(make_api, context7_server):
-    api = make_api(retry=ONE_ATTEMPT, breaker=BreakerConfig(fail_max=5, reset_timeout_s=0.5))
+    api = make_api(retry=ONE_ATTEMPT, breaker=BreakerConfig(fail_max=5, reset_timeout_s=RESET_S))
     await _trip(api, context7_server)
     context7_server.clear_faults()
     assert (await _fails(api.docs())).code == "CONTEXT7_CIRCUIT_OPEN"  # still inside the reset timeout
-    time.sleep(0.6)
+    await _wait_for_the_reset_timeout(api)
     docs = await api.docs()  # the half-open probe
     assert docs.snippets
     status = await api.breaker_status()
@@ -77,13 +96,13 @@ async def test_breaker_closes_after_a_successful_probe_once_the_reset_timeout_pa
 
 
 async def test_failed_probe_opens_the_breaker_again_for_a_full_reset_timeout(make_api, context7_server):
-    api = make_api(retry=ONE_ATTEMPT, breaker=BreakerConfig(fail_max=5, reset_timeout_s=0.5))
+    api = make_api(retry=ONE_ATTEMPT, breaker=BreakerConfig(fail_max=5, reset_timeout_s=RESET_S))
     await _trip(api, context7_server)
-    time.sleep(0.6)
+    await _wait_for_the_reset_timeout(api)
     assert (await _fails(api.docs())).code == "CONTEXT7_API_FAILURE"  # the probe reached the server and failed
     assert context7_server.request_count() == 6
     status = await api.breaker_status()
-    assert status.state == "open" and status.retry_after_s > 0.3
+    assert status.state == "open" and status.retry_after_s > RESET_S / 2
     assert (await _fails(api.docs())).code == "CONTEXT7_CIRCUIT_OPEN"
     assert context7_server.request_count() == 6
 
@@ -124,7 +143,8 @@ async def test_cached_answers_are_still_served_while_the_breaker_is_open(make_ap
 
 def test_half_open_admits_one_probe_at_a_time(make_config, context7_server):
     config = make_config(
-        retry=ONE_ATTEMPT, budget_s=2.0, read_timeout_s=1.5, breaker=BreakerConfig(fail_max=5, reset_timeout_s=0.3)
+        retry=ONE_ATTEMPT, budget_s=8.0, read_timeout_s=6.0,
+        breaker=BreakerConfig(fail_max=5, reset_timeout_s=RESET_S),
     )
     with Context7Client(config) as client:
         context7_server.set_fault("server_error", status=500)
@@ -132,17 +152,19 @@ def test_half_open_admits_one_probe_at_a_time(make_config, context7_server):
             with pytest.raises(Context7Error):
                 client.get_library_docs("/wco/hs-nomenclature-2022", "smartphone")
         context7_server.clear_faults()
-        context7_server.set_fault("latency", delay=0.6, times=1)
-        time.sleep(0.35)
+        context7_server.set_fault("latency", delay=3.0, times=1)  # the probe waits at the server meanwhile
+        _wait_until(lambda: client.breaker_status().retry_after_s <= 0, "past the reset timeout")
+        sent = context7_server.request_count()
         results: list[object] = []
         probe = threading.Thread(
             target=lambda: results.append(client.get_library_docs("/wco/hs-nomenclature-2022", "smartphone"))
         )
         probe.start()
-        time.sleep(0.2)  # the probe is in flight
+        _wait_until(lambda: context7_server.request_count() > sent, "the probe at the server")  # in flight
         with pytest.raises(Context7CircuitOpenError):
             client.get_library_docs("/wco/hs-nomenclature-2022", "laptop")
-        probe.join(timeout=5)
+        assert probe.is_alive(), "the probe ended before the second call was refused: the test proved nothing"
+        probe.join(timeout=15)
         assert results and results[0].snippets
         assert client.breaker_status().state == "closed"
         assert client.get_library_docs("/wco/hs-nomenclature-2022", "laptop").snippets
@@ -159,7 +181,7 @@ class Recorder(BreakerListener):
 def test_state_changes_reach_listeners_and_the_log_including_changes_made_elsewhere(
     make_config, context7_server, caplog
 ):
-    config = make_config(retry=ONE_ATTEMPT, breaker=BreakerConfig(fail_max=5, reset_timeout_s=0.3))
+    config = make_config(retry=ONE_ATTEMPT, breaker=BreakerConfig(fail_max=5, reset_timeout_s=RESET_S))
     mine, theirs = Recorder(), Recorder()
     caplog.set_level(logging.INFO, logger="context7_client.breaker")
     with Context7Client(config) as a, Context7Client(config, listeners=(mine, theirs)) as b:
@@ -173,7 +195,7 @@ def test_state_changes_reach_listeners_and_the_log_including_changes_made_elsewh
         assert b.breaker_status().state == "open"
         assert mine.changes == [("closed", "open", "observed")]
         context7_server.clear_faults()
-        time.sleep(0.35)
+        _wait_until(lambda: b.breaker_status().retry_after_s <= 0, "past the reset timeout")
         assert b.get_library_docs("/wco/hs-nomenclature-2022", "laptop").snippets
         assert mine.changes[1:] == [("open", "half-open", "local"), ("half-open", "closed", "local")]
         assert theirs.changes == mine.changes
@@ -182,7 +204,7 @@ def test_state_changes_reach_listeners_and_the_log_including_changes_made_elsewh
 def test_breaker_state_is_shared_by_separate_worker_processes(redis_url, redis_prefix):
     """Two OS processes (plus the fake server in a third) share one breaker through Redis."""
     with FakeContext7Process() as server:
-        options = {"fail_max": 5, "reset_timeout": 1.0, "attempts": 1}
+        options = {"fail_max": 5, "reset_timeout": 5.0, "attempts": 1}
         a = WorkerProcess(server.url, redis_url, redis_prefix, **options)
         b = WorkerProcess(server.url, redis_url, redis_prefix, **options)
         try:
@@ -198,7 +220,7 @@ def test_breaker_state_is_shared_by_separate_worker_processes(redis_url, redis_p
             assert a.status()["state"] == b.status()["state"] == "open"
 
             server.clear_faults()
-            time.sleep(1.1)
+            _wait_until(lambda: b.status()["retry_after_s"] <= 0, "past the reset timeout")
             assert b.docs()["ok"] is True  # b's half-open probe succeeds and closes it for everyone
             assert a.status()["state"] == "closed"
             assert a.docs()["ok"] is True

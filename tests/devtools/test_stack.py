@@ -24,7 +24,16 @@ def _processes_mentioning(text: str) -> list[str]:
     return [line for line in found if "pgrep" not in line]
 
 
+def _processes_gone(text: str, timeout: float = 30.0) -> list[str]:
+    """Wait (by state, not a fixed sleep) for every process mentioning `text` to exit; the ones left, if any."""
+    deadline = time.monotonic() + timeout
+    while (left := _processes_mentioning(text)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 def _start_run(tmp_path) -> tuple[subprocess.Popen, int]:
+    """`make run`'s supervisor with DEBUG left to it (as a developer runs it), once /healthz answers 200."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DEBUG")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(port), CELERY_WORKER_CONCURRENCY="1")
@@ -42,39 +51,35 @@ def _start_run(tmp_path) -> tuple[subprocess.Popen, int]:
     pytest.fail("the stack did not become healthy")
 
 
-def _stack_processes(port: int) -> list[str]:
-    return (_processes_mentioning(f"-p {port}")  # daphne
-            + _processes_mentioning(f"tradechat-{port}@")  # the Celery worker and its pool
-            + _processes_mentioning(f"tradechat-io-{port}@"))  # the io (threads) worker
+def _stack_processes_gone(port: int, timeout: float = 60.0) -> list[str]:
+    return (_processes_gone(f"-p {port}", timeout)  # daphne
+            + _processes_gone(f"tradechat-{port}@", timeout)  # the Celery worker and its pool
+            + _processes_gone(f"tradechat-io-{port}@", timeout))  # the io (threads) worker
 
 
-def _wait_for_no_stack_processes(port: int, timeout: float = 60) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while (left := _stack_processes(port)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return left
-
-
-def test_run_serves_the_page_and_ctrl_c_leaves_no_process_behind(tmp_path):
+def test_run_serves_the_page_with_the_shipped_data_and_ctrl_c_leaves_no_process_behind(tmp_path):
     stack, port = _start_run(tmp_path)
     try:
         page = httpx.get(f"http://127.0.0.1:{port}/")
         assert "보내기" in page.text
         assert "Traceback" not in page.text
+        # The shipped 관세청 HSK table is loaded on first start, without any manual step.
+        assert "스마트폰" in httpx.get(f"http://127.0.0.1:{port}/detail/hscode/8517.13/").text
+        assert "삼겹살" in httpx.get(f"http://127.0.0.1:{port}/detail/hscode/0203.29/").text
         stack.send_signal(signal.SIGINT)  # what Ctrl-C sends
         stack.wait(timeout=60)
     finally:
         if stack.poll() is None:
             stack.kill()
-    assert _wait_for_no_stack_processes(port) == []
+    assert _stack_processes_gone(port) == []
 
 
 def test_supervisor_killed_with_sigkill_leaves_no_process(tmp_path):
     stack, port = _start_run(tmp_path)
-    assert _stack_processes(port)  # daphne and both workers are running
+    assert _processes_mentioning(f"-p {port}") and _processes_mentioning(f"tradechat-{port}@")  # running
     stack.kill()  # SIGKILL: no handler of the supervisor runs
     stack.wait(timeout=10)
-    assert _wait_for_no_stack_processes(port) == []
+    assert _stack_processes_gone(port) == []
 
 
 def test_embedded_redis_goes_with_a_parent_killed_outright():
@@ -85,5 +90,4 @@ def test_embedded_redis_goes_with_a_parent_killed_outright():
     assert _processes_mentioning(f"redis-server 127.0.0.1:{port}")
     parent.kill()
     parent.wait()
-    time.sleep(1)
-    assert _processes_mentioning(f"redis-server 127.0.0.1:{port}") == []
+    assert _processes_gone(f"redis-server 127.0.0.1:{port}") == []

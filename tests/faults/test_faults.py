@@ -11,6 +11,7 @@ import json
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,7 +19,7 @@ import websockets
 from channels.db import database_sync_to_async
 
 from chat import contracts
-from chat.models import ConversationEvent
+from chat.models import ChatMessage, Conversation, ConversationEvent
 from devtools.redis_server import EmbeddedRedis
 from tests.conftest import stack_env
 from tests.support.live import ChatClient, LiveStack, frames_until
@@ -51,6 +52,13 @@ def stack_factory(tmp_path):
 
 def _log(conversation_id: str) -> list[dict]:
     return [e.as_frame() for e in ConversationEvent.objects.filter(conversation_id=conversation_id).order_by("seq")]
+
+
+def _in_flight(conversation_id: str) -> tuple[str, str | None, int]:
+    """(the person's message status, its answer's status or None, the conversation's last seq), from the database."""
+    message = ChatMessage.objects.filter(conversation_id=conversation_id, role="user").latest("id")
+    answer = ChatMessage.objects.filter(reply_to=message).values_list("status", flat=True).first()
+    return message.status, answer, Conversation.objects.get(pk=conversation_id).last_seq
 
 
 def _assert_exactly_once(log: list[dict]) -> None:
@@ -108,33 +116,66 @@ async def test_worker_killed_mid_task_every_message_completes_exactly_once(
     async with clients[-1].connect(conversations[-1]) as ws:
         await frames_until(ws, {contracts.ANSWER_DELTA}, timeout=30)
     stack.stop_worker(worker, signal.SIGKILL)
+    at_kill = [await database_sync_to_async(_in_flight)(c) for c in conversations]
+    # The fault met work in flight: the last person's answer was streaming in the killed worker.
+    assert at_kill[-1][1] == "streaming", at_kill
     stack.start_worker(name="after-kill", concurrency=2)
 
-    for client, conversation_id in zip(clients, conversations, strict=True):
+    for client, conversation_id, (_, answer_at_kill, seq_at_kill) in zip(clients, conversations, at_kill,
+                                                                         strict=True):
         frames = await _collect_until_done(client, conversation_id, after=0, timeout=90)
         log = await database_sync_to_async(_log)(conversation_id)
         assert frames == log
         _assert_exactly_once(log)
-        answer = next(f["data"] for f in log if f["event"] == contracts.ANSWER_COMPLETE)
-        deltas = "".join(f["data"]["delta"] for f in log if f["event"] == contracts.ANSWER_DELTA)
-        assert answer["replaced"] or deltas == answer["content"]  # no delta repeated after the redelivery
+        complete = next(f for f in log if f["event"] == contracts.ANSWER_COMPLETE)
+        deltas = [f for f in log if f["event"] == contracts.ANSWER_DELTA]
+        if answer_at_kill == "streaming":
+            # Only a redelivered task can have finished it: the worker that held it was dead.
+            assert complete["seq"] > seq_at_kill
+            # It resumed after what was announced: the deltas before and after the kill join up, none repeated,
+            # and the final text is exactly what the browser showed.
+            assert any(f["seq"] <= seq_at_kill for f in deltas) and any(f["seq"] > seq_at_kill for f in deltas)
+            assert [f["data"]["index"] for f in deltas] == list(range(len(deltas)))
+            assert complete["data"]["replaced"] is False
+            assert "".join(f["data"]["delta"] for f in deltas) == complete["data"]["content"]
         client.close()
 
 
-async def test_redis_restart_mid_conversation_loses_no_event(private_redis, stack_factory, transactional_db):
+def _reenqueued(log_dir: Path) -> list[str]:
+    """The recovery sweeper's reports ("re-enqueued stale work: {...}") in every worker log of the stack."""
+    return [line for log in sorted(log_dir.glob("celery-*.log"))
+            for line in log.read_text(errors="replace").splitlines() if "re-enqueued stale work" in line]
+
+
+async def test_redis_restart_mid_conversation_loses_no_event(private_redis, stack_factory, tmp_path,
+                                                             transactional_db):
+    """A message whose tasks are queued when Redis restarts empty: its tasks are gone with the queue, the recovery
+    sweeper finds it and enqueues its steps again, and the person sees every event exactly once."""
     stack = stack_factory(REDIS_URL=private_redis.url, RECOVERY_STALE_AFTER_S="3", RECOVERY_INTERVAL_S="2")
     stack.start_daphne()
-    stack.start_worker(concurrency=2, beat=True)
-    stack.supervise_workers()  # production restarts a worker that dies with its broker (compose restart policy)
+    worker = stack.start_worker(concurrency=2)
     client = ChatClient(stack.base_url)
     conversation_id = client.conversation_create()
     first = await _collect_until_done(client, conversation_id, 0, timeout=30, send="HS 8517")
+
+    stack.stop_worker(worker)  # the next message's tasks wait in Redis's queue
     async with client.connect(conversation_id, query=f"after={first[-1]['seq']}") as ws:
         await ws.recv()  # snapshot
         await ws.send(json.dumps({"type": "chat.message", "message": "HS 8517 규제"}))
         await frames_until(ws, {contracts.MESSAGE_CREATED})
+        status, answer, seq_at_restart = await database_sync_to_async(_in_flight)(conversation_id)
+        assert (status, answer) == ("pending", None)  # the fault meets work not yet done
         private_redis.restart()  # empty: queued tasks, layer groups and caches are gone
+    assert _reenqueued(stack.log_dir) == []
+    stack.start_worker(concurrency=2, beat=True)
+    stack.supervise_workers()  # production restarts a worker that dies with its broker (compose restart policy)
+
     second = await _collect_until_done(client, conversation_id, after=first[-1]["seq"], timeout=90)
+    assert second[0]["seq"] == first[-1]["seq"] + 1
+    # Its buttons and answer were produced after the restart, by the steps the sweeper enqueued again.
+    assert all(f["seq"] > seq_at_restart for f in second if f["event"] in DONE)
+    reports = _reenqueued(stack.log_dir)
+    assert reports and "'buttons': 1" in reports[0] and "'answers': 1" in reports[0], reports  # recovered, counted
     # After the restart the same socket route works again for new messages.
     third = await _collect_until_done(client, conversation_id, second[-1]["seq"], timeout=60, send="8517.13 관세율")
     log = await database_sync_to_async(_log)(conversation_id)

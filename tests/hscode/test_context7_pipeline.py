@@ -84,7 +84,7 @@ async def test_agreeing_documentation_is_recorded_and_raises_confidence(client, 
 
 
 FAULTS = [
-    ("latency", {"delay": 5}, "CONTEXT7_TIMEOUT"),
+    ("latency", {"delay": 15}, "CONTEXT7_TIMEOUT"),
     ("rate_limit", {"retry_after": 30}, "CONTEXT7_RATE_LIMITED"),
     ("server_error", {"status": 503}, "CONTEXT7_API_FAILURE"),
     ("unauthorized", {}, "CONTEXT7_UNAUTHORIZED"),
@@ -118,7 +118,9 @@ async def test_every_context7_fault_still_yields_three_buttons_within_budget(cli
     complete = frames[-1]["data"]
     assert complete["summary"]["fallback_used"] is True
     assert complete["summary"]["hscode_detected"] == "8517.13"  # the local analysis carries on
-    assert elapsed <= BUDGET_S + 0.5 + 1.0, f"{kind}: {elapsed:.2f}s"  # budget + 0.5 s + the pipeline's own work
+    # Measured from the send: the budget + 0.5 s + the pipeline's own work on a loaded machine (2.5 s of slack),
+    # against a server that hangs 15 s or asks for 30.
+    assert elapsed <= BUDGET_S + 0.5 + 2.5, f"{kind}: {elapsed:.2f}s"
 
     message = await database_sync_to_async(ChatMessage.objects.get)(pk=frames[0]["message_id"])
     calls = message.context7_analysis["api_calls"]
@@ -161,26 +163,20 @@ def _fresh_breaker_and_caches(stack) -> None:
     redis.Redis.from_url(stack.env["REDIS_URL"]).flushdb()
 
 
-@pytest.fixture(scope="module")
-def healthy_baseline_s(load_stack, context7):
-    """The slowest person's wait for 50 simultaneous conversations with Context7 healthy: the machine's own cost."""
-    context7.reset()
-    _fresh_breaker_and_caches(load_stack)
-    client = ChatClient(load_stack.base_url)
-    results = asyncio.run(_fifty_people(client))
-    client.close()
-    return max(wait for wait, _ in results)
-
-
 @pytest.mark.faults
 @pytest.mark.parametrize("kind", ["latency", "server_error", "rate_limit", "malformed_json"])
 async def test_fifty_concurrent_conversations_all_get_buttons_when_context7_misbehaves(
-    load_stack, context7, kind, healthy_baseline_s, transactional_db
+    load_stack, context7, kind, transactional_db
 ):
+    client = ChatClient(load_stack.base_url)
+    # The machine's own cost of 50 simultaneous people, with Context7 healthy, measured right before the faulty
+    # run (not once per module: the machine's load drifts).
     context7.reset()
     _fresh_breaker_and_caches(load_stack)
-    client = ChatClient(load_stack.base_url)
-    params = {"latency": {"delay": 5}, "server_error": {"status": 503}, "rate_limit": {"retry_after": 30},
+    healthy_baseline_s = max(wait for wait, _ in await _fifty_people(client))
+    context7.reset()
+    _fresh_breaker_and_caches(load_stack)
+    params = {"latency": {"delay": 15}, "server_error": {"status": 503}, "rate_limit": {"retry_after": 30},
               "malformed_json": {}}[kind]
     context7.set_fault(kind, **params)
     if kind == "malformed_json":
@@ -193,5 +189,6 @@ async def test_fifty_concurrent_conversations_all_get_buttons_when_context7_misb
     print(f"{kind}: buttons p50 {waits[24]:.2f}s max {waits[-1]:.2f}s; healthy max {healthy_baseline_s:.2f}s")
     # Lookups wait on the io worker's threads, side by side, not on the CPU processes: Context7's trouble
     # costs nobody more than its budget on top of what 50 simultaneous people cost this machine anyway.
-    assert waits[-1] <= healthy_baseline_s + BUDGET_S + 0.5
+    # The 2 s of slack cover the drift between two runs on a loaded machine; the fault itself lasts 15-30 s.
+    assert waits[-1] <= healthy_baseline_s + BUDGET_S + 0.5 + 2.0
     client.close()

@@ -217,13 +217,13 @@ def test_consult_finishes_within_the_budget_when_the_server_hangs(settings, c7):
     settings.CONTEXT7_LIBRARY_NAME = "HS Nomenclature"  # two calls must share the one budget
     settings.CONTEXT7_BUDGET_S = 1.0
     settings.CONTEXT7_READ_TIMEOUT_S = 0.8
-    c7.set_fault("latency", delay=5)
+    c7.set_fault("latency", delay=15)
     started = time.monotonic()
     outcome = context7_consult("smartphone", "HS code", LOCAL)
     elapsed = time.monotonic() - started
     assert isinstance(outcome.error, Context7TimeoutError)
-    assert elapsed < 1.0 + 1.0  # the 5 s hang is cut at the budget; 1 s of slack for a loaded CI machine
-    assert outcome.latency_ms <= 2000
+    assert elapsed < 1.0 + 2.0  # the 15 s hang is cut at the budget; 2 s of slack for a loaded CI machine
+    assert outcome.latency_ms <= 3000
     assert outcome.candidates[0]["code"] == "8517.13"
 
 

@@ -60,17 +60,19 @@ def test_new_sessions_are_limited_per_address(settings):
 
 
 @pytest.mark.django_db
-def test_a_huge_limit_is_cut_to_the_maximum_page(settings):
-    settings.API_MAX_PAGE_SIZE = 3
+def test_a_huge_limit_is_refused_and_pages_stay_within_the_maximum(settings):
     client, token = _client_with_csrf(_address())
     conversation_id = client.post("/api/conversations/", {}, content_type="application/json",
                                   HTTP_X_CSRFTOKEN=token).json()["id"]
-    for i in range(5):
+    for i in range(settings.API_MAX_PAGE_SIZE + 5):
         ChatMessage.objects.create(conversation_id=conversation_id, role="user", content=f"q{i}")
     for path in (f"/api/conversations/{conversation_id}/messages/", "/api/messages/", "/api/conversations/"):
-        body = client.get(path, {"limit": 100_000_000}).json()
-        assert len(body["results"]) <= 3, path
-    assert client.get("/api/messages/", {"limit": 100_000_000}).json()["count"] == 5
+        assert client.get(path, {"limit": 100_000_000}).status_code == 400, path
+    page = client.get("/api/messages/").json()
+    assert page["count"] == settings.API_MAX_PAGE_SIZE + 5
+    assert len(page["results"]) <= settings.API_MAX_PAGE_SIZE
+    full = client.get("/api/messages/", {"limit": settings.API_MAX_PAGE_SIZE}).json()
+    assert len(full["results"]) == settings.API_MAX_PAGE_SIZE and full["next"]
 
 
 # --- live: origins ----------------------------------------------------------------------------------------

@@ -58,11 +58,14 @@ def socket(live, transactional_db):
 def test_ten_thousand_hostile_frames_each_get_a_clean_error(socket):
     ws, client, conversation_id = socket
     seen_codes: set[str] = set()
+    sent = 0
 
     @settings(max_examples=FRAMES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(frames)
     def send_one(frame):
+        nonlocal sent
+        sent += 1
         ws.send(frame)
         reply = json.loads(ws.recv(timeout=10))
         assert reply["event"] == contracts.ERROR, (frame, reply)
@@ -70,6 +73,7 @@ def test_ten_thousand_hostile_frames_each_get_a_clean_error(socket):
         seen_codes.add(reply["data"]["code"])
 
     send_one()
+    assert sent == FRAMES  # as documented (docs/reliability.md): every one of the 10,000 got its error frame
     assert len(seen_codes) >= 6  # the generator really reached the different refusals
     assert client.messages(conversation_id) == []  # nothing was saved
 

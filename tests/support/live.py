@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import httpx
 import websockets
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from devtools.redis_server import free_port
 from devtools.stack import process_group_stop
@@ -106,13 +108,35 @@ class LiveStack:
         app = self.celery
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            replies = app.control.ping(timeout=0.5) or []
+            try:
+                replies = app.control.ping(timeout=0.5) or []
+            except (OSError, RedisError, OperationalError):  # the broker restarted under this client: reconnect
+                self._celery.close()
+                self._celery = None
+                app = self.celery
+                time.sleep(0.2)
+                continue
             if len(replies) >= count:
                 return
             for worker in self.workers:
                 if worker.poll() is not None:
                     raise RuntimeError("a Celery worker exited while starting")
         raise RuntimeError("Celery workers did not answer in time")
+
+    def wait_until_tasks_done(self, queues: Iterable[str] = ("chat", "bulk", "io"), timeout: float = 60) -> None:
+        """Until the broker holds no task of this stack: every queue empty and nothing delivered but unacknowledged
+        (tasks ack late, so a task leaves kombu's `unacked` hash only when it has finished)."""
+        import redis
+
+        broker = redis.Redis.from_url(self.env.get("CELERY_BROKER_URL") or self.env["REDIS_URL"])
+        deadline = time.monotonic() + timeout
+        try:
+            while any(broker.llen(queue) for queue in queues) or broker.hlen("unacked"):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"tasks still queued or running after {timeout} s")
+                time.sleep(0.1)
+        finally:
+            broker.close()
 
     def stop_daphne(self, port: int, sig: int = signal.SIGTERM) -> None:
         for i, (p, process) in enumerate(self.daphnes):
