@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def _processes_mentioning(text: str) -> list[str]:
-    found = subprocess.run(["pgrep", "-af", text], capture_output=True, text=True).stdout.splitlines()
+    # "--": a pattern such as "-p 8000" is not an option (without it pgrep fails and finds nothing).
+    found = subprocess.run(["pgrep", "-af", "--", text], capture_output=True, text=True).stdout.splitlines()
     return [line for line in found if "pgrep" not in line]
 
 
