@@ -16,6 +16,7 @@ keeps a MessageStep row: how often it was enqueued, and when a worker last start
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -37,6 +38,7 @@ WATCHED_QUEUES = ("chat", "io")
 # kombu's Redis transport: a queue's list per priority step, and one hash of delivered, unacknowledged messages.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 _UNACKED_KEY = "unacked"
+SWEEP_TASK = "chat.tasks.messages_recover_stale"
 
 
 def step_claim(message_id: int, step: str) -> None:
@@ -79,13 +81,25 @@ def queued_task_count() -> int | None:
             for name in WATCHED_QUEUES:
                 for suffix in _PRIORITY_SUFFIXES:
                     pipe.llen(name + suffix)
-            pipe.hlen(_UNACKED_KEY)
-            return sum(pipe.execute())
+            pipe.hvals(_UNACKED_KEY)
+            *lengths, unacked = pipe.execute()
+        return sum(lengths) + sum(1 for raw in unacked if _is_step_delivery(raw))
     except redis.RedisError:
         logger.warning("could not read the broker's queue lengths", exc_info=True)
         return None
     finally:
         client.close()
+
+
+def _is_step_delivery(raw: bytes) -> bool:
+    """An unacknowledged delivery (kombu stores [message, exchange, routing key]) on a watched queue, other than
+    this sweep's own task, which is itself unacknowledged while it runs (tasks ack late)."""
+    try:
+        message, _exchange, routing_key = json.loads(raw)
+        task = (message.get("headers") or {}).get("task")
+    except (ValueError, TypeError, AttributeError):
+        return True  # unreadable: assume it is work in flight
+    return routing_key in WATCHED_QUEUES and task != SWEEP_TASK
 
 
 def _step_tasks() -> dict[str, object]:
@@ -161,7 +175,7 @@ def messages_recover_stale(*, older_than_s: int | None = None) -> dict[str, int]
             tasks[step].delay(message_id)
             counts[names[step]] += 1
     if counts["buttons"] or counts["answers"] or counts["histories"] or counts["given_up"]:
-        logger.warning("recovery of stale work: %s", counts)
+        logger.warning("re-enqueued stale work: %s", counts)
     return counts
 
 
