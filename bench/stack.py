@@ -76,8 +76,10 @@ class BenchStack:
         env = dict(os.environ, REDIS_URL=self.redis_url, DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1",
                    DJANGO_SETTINGS_MODULE="config.settings")
         # Every bench client comes from 127.0.0.1: the abuse limits would measure themselves, not capacity.
-        env.setdefault("CHAT_RATE_LIMIT_SESSION", "0")
-        env.setdefault("CHAT_RATE_LIMIT_IP", "0")
+        for name in ("CHAT_RATE_LIMIT_SESSION", "CHAT_RATE_LIMIT_IP", "CHAT_RATE_LIMIT_CONVERSATION_SESSION",
+                     "CHAT_RATE_LIMIT_CONVERSATION_IP", "CHAT_RATE_LIMIT_REPLAY_SESSION", "CHAT_RATE_LIMIT_REPLAY_IP",
+                     "CHAT_RATE_LIMIT_NEW_SESSION_IP", "SSE_STREAMS_MAX_SESSION", "SSE_STREAMS_MAX_IP"):
+            env.setdefault(name, "0")
         env.update(self.extra_env)
         return env
 

@@ -234,8 +234,14 @@ class ReprocessRunInline(admin.TabularInline):
 class ConversationAdmin(admin.ModelAdmin):
     list_display = ("id", "title", "owner_user", "created_at", "last_seq")
     search_fields = ("id", "title", "owner_user__username")
-    readonly_fields = ("id", "owner_user", "owner_session_key", "last_seq", "created_at", "updated_at")
+    # The owner's session is never shown (it is stored only as an HMAC anyway): only whether there is one.
+    readonly_fields = ("id", "owner_user", "anonymous_owner", "last_seq", "created_at", "updated_at")
+    exclude = ("owner_session_key",)
     inlines = [ChatMessageInline]
+
+    @admin.display(description="anonymous owner", boolean=True)
+    def anonymous_owner(self, obj):
+        return obj.owner_user_id is None and bool(obj.owner_session_key)
 
 
 @admin.register(ChatMessage)

@@ -10,6 +10,7 @@ message, a stranger still 404. The OpenAPI schema is at /api/schema/.
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import django_filters
 import django_filters.constants
@@ -29,11 +30,11 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
 from hscode.reprocessing import (
     SOURCES,
@@ -46,6 +47,7 @@ from hscode.reprocessing import (
 )
 
 from .models import AnalysisReview, ChatMessage, Conversation, ReprocessRun
+from .ratelimit import RateLimited, owner_rate_key, rate_check
 from .selectors import Owner, conversation_list_for_owner
 from .services import conversation_create
 
@@ -69,13 +71,29 @@ class SessionCsrfScheme(SessionScheme):
 
 
 def request_owner(request) -> Owner:
-    """The caller as an owner; an anonymous caller gets a session (and so an identity) here."""
+    """The caller as an owner; an anonymous caller gets a session (and so an identity) here.
+
+    Raises RateLimited when the caller's address opened too many new sessions.
+    """
     user = request.user
     if user.is_authenticated:
         return Owner(user_id=user.pk, session_key="")
     if request.session.session_key is None:
+        rate_check("session", owner_key=None, client_ip=request.META.get("REMOTE_ADDR"))
         request.session.save()
     return Owner(user_id=None, session_key=request.session.session_key)
+
+
+def request_limits_key(request) -> tuple[str, str | None]:
+    owner = request_owner(request)
+    return owner_rate_key(owner.user_id, owner.session_key), request.META.get("REMOTE_ADDR")
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus: a rate limit is a 429 with Retry-After and the person's message."""
+    if isinstance(exc, RateLimited):
+        exc = Throttled(wait=exc.wait, detail=exc.message)
+    return exception_handler(exc, context)
 
 
 def is_staff(request) -> bool:
@@ -105,6 +123,13 @@ class IsStaff(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_staff(request)
+
+
+class CanViewReviews(BasePermission):
+    message = "Your account lacks the permission to view reviews (the same as in the admin)."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perms(REVIEW_VIEW_PERMISSIONS)
 
 
 class ApiMixin:
@@ -253,6 +278,11 @@ class StrictFilterSet(django_filters.FilterSet):
     """A parameter given with an empty value (`?hscode=`) is refused, not read as "no filter", wherever the
     schema admits no empty value (everything but a free-text filter)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, declared in self.filters.items():
+            declared.param_name = name  # errors name the query parameter, not the model field behind it
+
     def is_valid(self) -> bool:
         valid = super().is_valid()
         empty = [
@@ -263,6 +293,22 @@ class StrictFilterSet(django_filters.FilterSet):
         for name in empty:
             self.form.add_error(name, "an empty value is not allowed: leave the parameter out")
         return valid and not empty
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC: any offset ISO allows (+19:14 included) reaches the database as UTC,
+    which PostgreSQL refuses otherwise; one that leaves the calendar's range is a 400."""
+
+    def filter(self, qs, value):
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        try:
+            value = value.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise serializers.ValidationError(
+                {getattr(self, "param_name", self.field_name): ["a date-time within the calendar's range"]}
+            ) from exc
+        return super().filter(qs, value)
 
 
 @extend_schema_field({"type": "boolean"})
@@ -303,8 +349,8 @@ class HscodePrefixFilter(django_filters.CharFilter):
 
 
 class ConversationFilter(StrictFilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     mine = StrictBooleanFilter(
         method="filter_mine", help_text="true: only the caller's own conversations (what non-staff see anyway)"
     )
@@ -325,8 +371,8 @@ class ConversationFilter(StrictFilterSet):
 class MessageFilter(StrictFilterSet):
     role = django_filters.ChoiceFilter(choices=ChatMessage.Role.choices)
     status = django_filters.MultipleChoiceFilter(choices=ChatMessage.Status.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     hscode = HscodePrefixFilter()
     source = django_filters.ChoiceFilter(choices=[(s, s) for s in SOURCES], method="filter_source")
     fallback_used = StrictBooleanFilter(method="filter_fallback")
@@ -359,8 +405,8 @@ class ReviewFilter(StrictFilterSet):
     verdict = django_filters.ChoiceFilter(choices=AnalysisReview.Verdict.choices)
     reviewer = django_filters.CharFilter(field_name="reviewer__username")
     label_hs6 = django_filters.CharFilter(field_name="label_hs6", lookup_expr="startswith")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AnalysisReview
@@ -385,6 +431,8 @@ class ConversationListCreateApi(ApiMixin, generics.ListCreateAPIView):
         return conversations_visible(self.request)
 
     def perform_create(self, serializer):
+        owner_key, client_ip = request_limits_key(self.request)
+        rate_check("conversation", owner_key=owner_key, client_ip=client_ip)
         serializer.instance = conversation_create(
             owner=request_owner(self.request), title=serializer.validated_data.get("title", "")
         )
@@ -449,11 +497,20 @@ class UnprocessableReview(serializers.ValidationError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
-def _message_for_staff(request, message_id: int) -> ChatMessage:
-    """404 unless the caller may see the message; 403 when they may see it but are not staff."""
+# The permissions the admin asks for the same acts: reprocessing is its "change" action on messages, and a
+# review is added on the message's change page (an inline).
+REPROCESS_PERMISSIONS = ("chat.change_chatmessage",)
+REVIEW_ADD_PERMISSIONS = ("chat.change_chatmessage", "chat.add_analysisreview")
+REVIEW_VIEW_PERMISSIONS = ("chat.view_analysisreview",)
+
+
+def _message_for_staff(request, message_id: int, permissions: tuple[str, ...]) -> ChatMessage:
+    """404 unless the caller may see the message; 403 when they may see it but are not staff with `permissions`."""
     message = get_object_or_404(messages_visible(request), pk=message_id)
     if not is_staff(request):
         raise PermissionDenied("Staff only.")
+    if not request.user.has_perms(permissions):
+        raise PermissionDenied("Your account lacks the permission for this (the same as in the admin).")
     return message
 
 
@@ -477,7 +534,8 @@ class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if not _fake(self):  # 404 / 403 before anything else, even before the body is validated
-            self.message = _message_for_staff(request, kwargs["message_id"])
+            needed = REVIEW_VIEW_PERMISSIONS if request.method in ("GET", "HEAD", "OPTIONS") else REVIEW_ADD_PERMISSIONS
+            self.message = _message_for_staff(request, kwargs["message_id"], needed)
 
     def get_queryset(self):
         if _fake(self):
@@ -504,7 +562,7 @@ class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
 @extend_schema_view(get=extend_schema(summary="All reviews (staff)", tags=["reviews"]))
 class ReviewListApi(ApiMixin, generics.ListAPIView):
     serializer_class = ReviewSerializer
-    permission_classes = [IsStaff]
+    permission_classes = [IsStaff, CanViewReviews]
     filter_backends = [DjangoFilterBackend]
     filterset_class = ReviewFilter
     queryset = AnalysisReview.objects.select_related("reviewer").order_by("-created_at", "-id")
@@ -522,7 +580,7 @@ class MessageReprocessApi(ApiMixin, APIView):
         tags=["reviews"],
     )
     def post(self, request, message_id: int):
-        message = _message_for_staff(request, message_id)
+        message = _message_for_staff(request, message_id, REPROCESS_PERMISSIONS)
         if message.role != ChatMessage.Role.USER:
             return Response({"detail": "only a person's message has an analysis to reprocess"},
                             status=status.HTTP_409_CONFLICT)

@@ -23,7 +23,14 @@ from .answering import answer_stop_request
 from .delivery import EventCursor
 from .events import conversation_group
 from .protocol import FrameError, frame_parse
-from .ratelimit import message_rate_check
+from .ratelimit import (
+    RateLimited,
+    owner_rate_key,
+    rate_check,
+    stream_close,
+    stream_open,
+    stream_refresh,
+)
 from .selectors import Owner, conversation_get_for_owner
 from .services import bookmark_save, message_create
 
@@ -39,6 +46,17 @@ def scope_owner(scope: dict) -> Owner:
     user_id = user.pk if user is not None and user.is_authenticated else None
     session_key = (session.session_key or "") if session is not None else ""
     return Owner(user_id=user_id, session_key=session_key)
+
+
+def scope_limits_key(scope: dict) -> tuple[str, str | None]:
+    """The keys the limits count on: the owner (user or session), and the real client's address."""
+    owner = scope_owner(scope)
+    client = scope.get("client") or (None, None)
+    return owner_rate_key(owner.user_id, owner.session_key), client[0]
+
+
+# Close code for a socket that kept sending frames it was refused (rate-limited) for.
+POLICY_VIOLATION = 1008
 
 
 def _after_param(raw: str | None) -> int | None:
@@ -90,6 +108,7 @@ class _DeliveryMixin:
 
 class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
     conversation = None
+    refusals = 0  # frames refused by a rate limit on this socket
 
     async def connect(self) -> None:
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
@@ -103,6 +122,13 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 return
             query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
             after = _after_param((query.get("after") or [None])[0])
+            if after is not None:
+                owner_key, client_ip = scope_limits_key(self.scope)
+                try:  # a reconnect that asks for a replay counts as one
+                    await database_sync_to_async(rate_check)("replay", owner_key=owner_key, client_ip=client_ip)
+                except RateLimited:
+                    await self.close(code=1013)  # try again later; the browser reconnects with backoff
+                    return
             # Joined and positioned before the handshake completes: an open socket is a live one.
             await self.delivery_start(self.conversation, None)
         except DatabaseError:
@@ -119,18 +145,15 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             frame = frame_parse(text_data, bytes_data)
+            owner_key, client_ip = scope_limits_key(self.scope)
             if frame.type == contracts.CLIENT_CHAT_MESSAGE:
-                owner = scope_owner(self.scope)
-                client = self.scope.get("client") or (None, None)
-                await database_sync_to_async(message_rate_check)(
-                    owner_key=f"user:{owner.user_id}" if owner.user_id else f"session:{owner.session_key}",
-                    client_ip=client[0],
-                )
+                await database_sync_to_async(rate_check)("message", owner_key=owner_key, client_ip=client_ip)
                 self.cursor.expect()
                 await database_sync_to_async(message_create)(conversation=self.conversation, text=frame.message)
             elif frame.type == contracts.CLIENT_CHAT_STOP:
                 await database_sync_to_async(answer_stop_request)(self.conversation.pk, frame.message_id)
             elif frame.type == contracts.CLIENT_RESYNC:
+                await database_sync_to_async(rate_check)("replay", owner_key=owner_key, client_ip=client_ip)
                 await self.cursor.replay(frame.after)
             elif frame.type == contracts.CLIENT_CODE_CHOOSE:
                 self.cursor.expect()
@@ -139,6 +162,13 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 )
             elif frame.type == contracts.CLIENT_BOOKMARK_SAVE:
                 await database_sync_to_async(bookmark_save)(conversation=self.conversation, message_id=frame.message_id)
+        except RateLimited as error:
+            self.refusals += 1
+            if self.refusals > settings.CHAT_SOCKET_REFUSALS_MAX:
+                # It keeps asking after being told to wait: not a browser following the protocol.
+                await self.close(code=POLICY_VIOLATION)
+                return
+            await self._send_json(contracts.error_frame(error.code, error.message))
         except (FrameError, ChoiceError) as error:
             await self._send_json(contracts.error_frame(error.code, error.message))
         except DatabaseError:
@@ -163,6 +193,8 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
     """GET /api/conversations/<id>/events: the same events as text/event-stream; `id:` is the seq."""
 
     _heartbeat: asyncio.Task | None = None
+    _stream_id: str | None = None
+    _limits_key: tuple[str, str | None] = ("", None)
 
     async def _refuse(self, status: int, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
         body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
@@ -189,6 +221,15 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
         last_event_id = _after_param(headers.get(b"last-event-id", b"").decode("latin-1"))
         if last_event_id is None and after_query is not None:
             last_event_id = _after_param(after_query)
+        owner_key, client_ip = scope_limits_key(self.scope)
+        try:
+            if last_event_id is not None:  # a resume replays: it counts as a replay request
+                await database_sync_to_async(rate_check)("replay", owner_key=owner_key, client_ip=client_ip)
+            self._stream_id = await database_sync_to_async(stream_open)(owner_key=owner_key, client_ip=client_ip)
+        except RateLimited as error:
+            await self._refuse(429, error.message, ((b"Retry-After", str(error.wait).encode()),))
+            return
+        self._limits_key = (owner_key, client_ip)
         await self.send_headers(
             headers=[
                 (b"Content-Type", b"text/event-stream; charset=utf-8"),
@@ -215,11 +256,20 @@ class ConversationEventStream(_DeliveryMixin, AsyncHttpConsumer):
             self._heartbeat.cancel()
         if getattr(self, "cursor", None) is not None:
             await self.delivery_stop()
+        if self._stream_id is not None:
+            owner_key, client_ip = self._limits_key
+            with contextlib.suppress(Exception):  # the entry expires on its own (SSE_STREAM_TTL_S)
+                await database_sync_to_async(stream_close)(self._stream_id, owner_key=owner_key, client_ip=client_ip)
+            self._stream_id = None
 
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(settings.SSE_HEARTBEAT_S)
             await self.send_body(b": heartbeat\n\n", more_body=True)
+            owner_key, client_ip = self._limits_key
+            with contextlib.suppress(Exception):
+                await database_sync_to_async(stream_refresh)(self._stream_id, owner_key=owner_key,
+                                                             client_ip=client_ip)
 
     async def frame_send(self, frame: dict) -> None:
         lines = []

@@ -21,6 +21,8 @@ ANSWER_COMPLETE = "answer_complete"
 BOOKMARK_SAVED = "bookmark_saved"  # our extension: the person saved a message's sse_bookmark_data as 관심 품목
 ERROR = "error"  # a rejected client frame; never stored, carries no seq
 SNAPSHOT = "snapshot"
+# Our extension: a replay stopped at CHAT_REPLAY_MAX_EVENTS; resync with `after` for the next page. No seq.
+REPLAY_MORE = "replay_more"
 
 BUTTON_TYPES = ("HS_CODE", "REGULATION", "STATISTICS")
 # Below the confidence threshold, at most this many candidate codes are offered as HS_CODE buttons.
@@ -49,7 +51,7 @@ def client_contract() -> dict[str, Any]:
             "messageCreated": MESSAGE_CREATED, "thinking": THINKING, "buttonsStart": BUTTONS_START,
             "buttonReady": BUTTON_READY, "buttonsComplete": BUTTONS_COMPLETE, "buttonsError": BUTTONS_ERROR,
             "answerDelta": ANSWER_DELTA, "answerComplete": ANSWER_COMPLETE, "error": ERROR, "snapshot": SNAPSHOT,
-            "bookmarkSaved": BOOKMARK_SAVED,
+            "bookmarkSaved": BOOKMARK_SAVED, "replayMore": REPLAY_MORE,
         },
         "buttonTypes": list(BUTTON_TYPES),
         "noHscode": NO_HSCODE_DETECTED,
@@ -179,6 +181,42 @@ DETAIL_SUGGESTIONS = {
     "processing": "가공 상태(예: 냉동, 건조, 조리됨)를 알려 주세요",
     "form": "제품의 형태(예: 분말, 액체, 완제품, 부품)를 알려 주세요",
 }
+
+
+PROCESSING_FAILED_MESSAGE = "상세페이지 버튼을 준비하지 못했습니다. 잠시 후 같은 질문을 다시 보내 주세요."
+ANSWER_FAILED_MESSAGE = "답변을 만들지 못했습니다. 잠시 후 같은 질문을 다시 보내 주세요."
+
+
+def processing_failed_error_data(*, buttons_generated: int, hscode_detected: str | None, confidence_score: float,
+                                 max_retries: int) -> dict[str, Any]:
+    """detail_page_buttons_error, seed 002 §7 (generic error): the step failed on every attempt; nothing follows."""
+    return {
+        "type": "error",
+        "errorCode": "PROCESSING_FAILED",
+        "errorMessage": PROCESSING_FAILED_MESSAGE,
+        "timestamp": now_iso(),
+        "fallbackActivated": False,
+        "partialResults": {
+            "buttonsGenerated": buttons_generated,
+            "hscode_detected": hscode_detected,
+            "confidence_score": confidence_score,
+        },
+        "retryInfo": {"retryable": False, "retryAfter": 0, "maxRetries": max_retries},
+    }
+
+
+def answer_failed_data(*, assistant_message_id: int) -> dict[str, Any]:
+    """answer_complete for an answer that failed on every attempt: the error replaces any partial text."""
+    return {
+        "content": ANSWER_FAILED_MESSAGE,
+        "timestamp": now_iso(),
+        "assistant_message_id": assistant_message_id,
+        "stopped": False,
+        "replaced": True,
+        "backend": "grounded",
+        "fallback": False,
+        "error": {"code": "ANSWER_FAILED", "message": ANSWER_FAILED_MESSAGE},
+    }
 
 
 def no_hscode_error_data(
@@ -468,7 +506,9 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             "replaced": _BOOL,  # true: replace whatever deltas showed with `content`
             "backend": {"enum": ["grounded", "openai"]},
             "fallback": _BOOL,
-        }
+        },
+        # Our extension: set when the answer failed on every attempt (`content` is then the error's text).
+        {"error": _obj({"code": _STR, "message": _STR})},
     ),
 }
 
@@ -495,6 +535,10 @@ SNAPSHOT_FRAME_SCHEMA = _obj(
             }
         ),
     }
+)
+
+REPLAY_MORE_FRAME_SCHEMA = _obj(
+    {"event": {"const": REPLAY_MORE}, "data": _obj({"after": _INT, "head": _INT})},
 )
 
 ERROR_FRAME_SCHEMA = _obj(

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from . import contracts
 from .selectors import conversation_last_seq, conversation_snapshot, event_list_after
@@ -72,18 +73,29 @@ class EventCursor:
         self.last_seq = await database_sync_to_async(conversation_last_seq)(self.conversation_id)
 
     async def replay(self, after: int) -> None:
-        """A snapshot of unfinished work, then every stored event after `after`."""
+        """A snapshot of unfinished work, then the stored events after `after`: at most CHAT_REPLAY_MAX_EVENTS
+        of them. When more are stored, a `replay_more` frame says from where to ask again (a resync)."""
         snapshot, head = await database_sync_to_async(conversation_snapshot)(self.conversation_id)
         await self._send({"event": contracts.SNAPSHOT, "data": snapshot, "last_seq": head})
         for item in snapshot["messages"]:
             self._in_flight[item["message_id"]] = (time.monotonic(), set())
         self.last_seq = max(0, min(after, head))
-        await self.fill(head)
-
-    async def fill(self, up_to: int | None = None) -> None:
-        frames = await database_sync_to_async(event_list_after)(self.conversation_id, self.last_seq, up_to)
+        page = settings.CHAT_REPLAY_MAX_EVENTS
+        frames = await database_sync_to_async(event_list_after)(self.conversation_id, self.last_seq, head, page)
         for frame in frames:
             await self._deliver(frame)
+        if len(frames) == page and self.last_seq < head:
+            await self._send({"event": contracts.REPLAY_MORE, "data": {"after": self.last_seq, "head": head}})
+
+    async def fill(self, up_to: int | None = None) -> None:
+        """Deliver the stored events after last_seq (up to `up_to`), a page at a time."""
+        page = settings.CHAT_REPLAY_MAX_EVENTS
+        while True:
+            frames = await database_sync_to_async(event_list_after)(self.conversation_id, self.last_seq, up_to, page)
+            for frame in frames:
+                await self._deliver(frame)
+            if len(frames) < page:
+                return
 
     async def live(self, frame: dict) -> None:
         seq = frame["seq"]

@@ -14,6 +14,7 @@ class Conversation(models.Model):
     owner_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="conversations"
     )
+    # An anonymous owner's session key as an HMAC (selectors.session_key_digest), never the key itself.
     owner_session_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
     title = models.CharField(max_length=200, blank=True, default="")
     # Last sequence number handed out to an event of this conversation.
@@ -97,6 +98,31 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+
+class MessageStep(models.Model):
+    """One processing step of a person's message (buttons, answer, history): how often it was enqueued, and
+    when a worker last started it. The recovery sweeper (chat/recovery.py) reads these to tell a lost task
+    from one still waiting in the queue, and to stop after CHAT_STEP_MAX_ATTEMPTS."""
+
+    class Step(models.TextChoices):
+        BUTTONS = "buttons", "buttons"
+        ANSWER = "answer", "answer"
+        HISTORY = "history", "history"
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="steps")
+    step = models.CharField(max_length=16, choices=Step.choices)
+    # Times the step was enqueued: 1 when the message was sent, +1 for each re-enqueue by the recovery.
+    attempts = models.PositiveIntegerField(default=1)
+    queued_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)  # a worker last started it
+    failed_at = models.DateTimeField(null=True, blank=True)  # given up after the last attempt
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "step"], name="message_step_once")]
+
+    def __str__(self) -> str:
+        return f"#{self.message_id} {self.step} x{self.attempts}"
 
 
 class SearchHistory(models.Model):

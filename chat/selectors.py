@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from .models import Bookmark, ChatMessage, Conversation, ConversationEvent, SearchHistory
 
 
+def session_key_digest(session_key: str) -> str:
+    """What is stored for an anonymous owner: an HMAC of the session key, never the key itself.
+
+    Anybody who could read the stored value (the admin, a database dump) cannot present it as a session
+    cookie. 64 hex characters, the width of the owner columns.
+    """
+    if not session_key:
+        return ""
+    return hmac.new(settings.SESSION_KEY_HMAC_KEY.encode(), session_key.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """Who is asking: a signed-in user, or an anonymous browser session."""
+    """Who is asking: a signed-in user, or an anonymous browser session (its key as the cookie holds it)."""
 
     user_id: int | None
     session_key: str
@@ -21,12 +35,17 @@ class Owner:
     def is_known(self) -> bool:
         return self.user_id is not None or bool(self.session_key)
 
+    @property
+    def session_digest(self) -> str:
+        """The value stored in owner_session_key columns."""
+        return session_key_digest(self.session_key)
+
 
 def _owned(owner: Owner) -> QuerySet[Conversation]:
     if owner.user_id is not None:
         return Conversation.objects.filter(owner_user_id=owner.user_id)
     if owner.session_key:
-        return Conversation.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_key)
+        return Conversation.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_digest)
     return Conversation.objects.none()
 
 
@@ -47,7 +66,7 @@ def recent_searches(owner: Owner, limit: int = 20) -> list[SearchHistory]:
     if owner.user_id is not None:
         rows = SearchHistory.objects.filter(owner_user_id=owner.user_id)
     elif owner.session_key:
-        rows = SearchHistory.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_key)
+        rows = SearchHistory.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_digest)
     else:
         return []
     seen: dict[str, SearchHistory] = {}

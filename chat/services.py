@@ -12,6 +12,7 @@ from . import contracts
 from .events import event_emit
 from .models import Bookmark, ChatMessage, Conversation, ConversationEvent
 from .protocol import FrameError, message_text_validate
+from .recovery import publish_after_commit
 from .selectors import Owner
 
 
@@ -24,7 +25,7 @@ def conversation_create(*, owner: Owner, title: str = "") -> Conversation:
         raise OwnerRequired("a conversation needs a user or a session")
     return Conversation.objects.create(
         owner_user_id=owner.user_id,
-        owner_session_key="" if owner.user_id is not None else owner.session_key,
+        owner_session_key="" if owner.user_id is not None else owner.session_digest,
         title=title[:200],
     )
 
@@ -62,10 +63,11 @@ def message_create(*, conversation: Conversation, text: str) -> ChatMessage:
                 content="3단계 병렬 처리를 시작합니다: 자연어 응답, 상세페이지 준비, 회원 기록 저장",
             ),
         )
-        # Tasks A, B and C start together, once the message is committed (seed 001).
-        answer_generate_task.delay_on_commit(message.pk)
-        detail_page_prepare_task.delay_on_commit(message.pk)
-        history_record_task.delay_on_commit(message.pk)
+        # Tasks A, B and C start together, once the message is committed (seed 001). A publish that fails
+        # then is logged and left to the recovery sweeper: the message is saved, the person waits, no resend.
+        publish_after_commit(answer_generate_task, message.pk)
+        publish_after_commit(detail_page_prepare_task, message.pk)
+        publish_after_commit(history_record_task, message.pk)
     return message
 
 

@@ -8,17 +8,20 @@ from config.celery import DB_RETRY
 
 from .answering import answer_generate
 from .history import history_record
-from .recovery import messages_recover_stale
+from .models import MessageStep
+from .recovery import messages_recover_stale, step_claim
 from .services import event_log_prune
 
 
 @shared_task(name="chat.tasks.answer_generate", acks_late=True, **DB_RETRY)
 def answer_generate_task(message_id: int) -> None:
+    step_claim(message_id, MessageStep.Step.ANSWER)
     answer_generate(message_id)
 
 
 @shared_task(name="chat.tasks.history_record", acks_late=True, **DB_RETRY)
 def history_record_task(message_id: int) -> None:
+    step_claim(message_id, MessageStep.Step.HISTORY)
     history_record(message_id)
 
 

@@ -1,3 +1,4 @@
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -5,6 +6,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import contracts
 from .api import request_owner
+from .ratelimit import RateLimited
 from .selectors import bookmark_list, conversation_list_for_owner, recent_searches
 
 
@@ -47,7 +49,11 @@ def _chat_texts() -> dict[str, str]:
 
 @ensure_csrf_cookie
 def chat_page(request):
-    owner = request_owner(request)
+    try:
+        owner = request_owner(request)
+    except RateLimited as limited:
+        return HttpResponse(limited.message, status=429, content_type="text/plain; charset=utf-8",
+                            headers={"Retry-After": str(limited.wait)})
     conversations = list(conversation_list_for_owner(owner)[:20])
     context = {"conversations": conversations, "recent": recent_searches(owner), "chat_texts": _chat_texts(),
                "chat_contract": contracts.client_contract(), "bookmarks": bookmark_list(owner)}

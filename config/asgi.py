@@ -9,10 +9,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from chat.routing import http_urlpatterns, websocket_urlpatterns  # noqa: E402
+from config.websocket import ExactOriginValidator, SendBufferGuard  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -22,6 +22,7 @@ application = ProtocolTypeRouter(
                 re_path(r"", django_asgi_app),
             ]
         ),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The guard outermost: it must see every frame the consumer sends.
+        "websocket": SendBufferGuard(ExactOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -15,11 +16,19 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 for _name in [k for k, v in os.environ.items() if v == "" and k.isupper()]:
     del os.environ[_name]
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: `make run` and `make test` (devtools/stack.py) turn it on for their own children.
+DEBUG = env.bool("DEBUG", default=False)
+# The published development key: good for DEBUG only, refused in production.
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
+    SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 else:
     SECRET_KEY = env.str("SECRET_KEY")  # required in production: fails loudly when unset
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be a real secret of at least 32 characters when DEBUG is off "
+            "(not the published development key)."
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -132,10 +141,16 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 30)
+# Anonymous owners are stored as an HMAC of their session key under this key (default: derived from
+# SECRET_KEY). Set it on its own to rotate SECRET_KEY without orphaning anonymous people's conversations.
+SESSION_KEY_HMAC_KEY = env.str("SESSION_KEY_HMAC_KEY", default="") or f"tradechat.owner-session:{SECRET_KEY}"
 CSRF_COOKIE_HTTPONLY = False  # the chat page's script reads it for API calls
 
+# HTTPS is terminated in front of daphne (an upstream balancer or nginx itself, README "Production"): nginx
+# passes the balancer's X-Forwarded-Proto through unchanged, or sets its own $scheme when none came, so daphne
+# trusts the header only because nothing reaches it except through nginx.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -224,6 +239,24 @@ CHAT_JSON_MAX_DEPTH = env.int("CHAT_JSON_MAX_DEPTH", default=8)
 # New messages allowed per window, as "count/seconds"; "0" turns a limit off.
 CHAT_RATE_LIMIT_SESSION = env.str("CHAT_RATE_LIMIT_SESSION", default="20/60")
 CHAT_RATE_LIMIT_IP = env.str("CHAT_RATE_LIMIT_IP", default="300/60")
+# The same for new conversations, for replay requests (resync frames, reconnects with ?after, SSE resumes),
+# and for new anonymous sessions (per address). The address is the real client's (deploy/nginx.conf).
+CHAT_RATE_LIMIT_CONVERSATION_SESSION = env.str("CHAT_RATE_LIMIT_CONVERSATION_SESSION", default="10/60")
+CHAT_RATE_LIMIT_CONVERSATION_IP = env.str("CHAT_RATE_LIMIT_CONVERSATION_IP", default="120/60")
+CHAT_RATE_LIMIT_REPLAY_SESSION = env.str("CHAT_RATE_LIMIT_REPLAY_SESSION", default="30/60")
+CHAT_RATE_LIMIT_REPLAY_IP = env.str("CHAT_RATE_LIMIT_REPLAY_IP", default="600/60")
+CHAT_RATE_LIMIT_NEW_SESSION_IP = env.str("CHAT_RATE_LIMIT_NEW_SESSION_IP", default="120/60")
+# Open SSE streams at once, per session and per address (0: no limit); a stream whose daphne died stops
+# counting after SSE_STREAM_TTL_S without a heartbeat.
+SSE_STREAMS_MAX_SESSION = env.int("SSE_STREAMS_MAX_SESSION", default=5)
+SSE_STREAMS_MAX_IP = env.int("SSE_STREAMS_MAX_IP", default=100)
+SSE_STREAM_TTL_S = env.int("SSE_STREAM_TTL_S", default=120)
+# One replay sends at most this many stored events; the client asks for the rest (the `replay_more` frame).
+CHAT_REPLAY_MAX_EVENTS = env.int("CHAT_REPLAY_MAX_EVENTS", default=500)
+# A WebSocket whose unsent output (the client is not reading) passes this is closed with code 4008.
+CHAT_SOCKET_SEND_BUFFER_MAX_BYTES = env.int("CHAT_SOCKET_SEND_BUFFER_MAX_BYTES", default=2 * 1024 * 1024)
+# Refused (rate-limited) frames a socket may send before it is closed with 1008 (policy violation).
+CHAT_SOCKET_REFUSALS_MAX = env.int("CHAT_SOCKET_REFUSALS_MAX", default=50)
 DETAIL_PAGE_BUDGET_MS = env.int("DETAIL_PAGE_BUDGET_MS", default=5000)
 # Finished analyses and buttons of a normalised question are reused for this long (0 turns it off).
 DETAIL_CACHE_TTL_S = env.int("DETAIL_CACHE_TTL_S", default=3600)
@@ -231,6 +264,9 @@ DETAIL_CACHE_TTL_S = env.int("DETAIL_CACHE_TTL_S", default=3600)
 EVENT_LOG_RETENTION_DAYS = env.int("EVENT_LOG_RETENTION_DAYS", default=7)
 # A message step that made no progress for this long is enqueued again (its task was lost).
 RECOVERY_STALE_AFTER_S = env.int("RECOVERY_STALE_AFTER_S", default=60)
+# Times a message step is enqueued (the first time included) before it is given up and the person gets the
+# error (chat/recovery.py).
+CHAT_STEP_MAX_ATTEMPTS = env.int("CHAT_STEP_MAX_ATTEMPTS", default=3)
 # Heartbeat on SSE streams (WebSockets are pinged by daphne every 20 s).
 SSE_HEARTBEAT_S = env.int("SSE_HEARTBEAT_S", default=15)
 
@@ -291,7 +327,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "chat.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "chat.api.api_exception_handler",
 }
+
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

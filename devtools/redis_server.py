@@ -32,7 +32,7 @@ except (OSError, AttributeError):  # not Linux: stop() and the signal handlers s
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: Linux sends it SIGTERM when the parent dies, however the parent dies.
 
     (Strictly: when the thread that started it ends; every caller starts it from its main thread.)
@@ -76,7 +76,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in a terminal is handled by our parent, not sent here
-            preexec_fn=_die_with_parent,  # and a parent killed outright takes it along
+            preexec_fn=die_with_parent,  # and a parent killed outright takes it along
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

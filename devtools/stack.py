@@ -6,6 +6,12 @@
 
 Every child runs in its own process group, so Ctrl-C or SIGTERM here stops each
 group as a whole (Celery's prefork children included) and leaves nothing behind.
+Each child also asks Linux for SIGTERM when this supervisor dies (PR_SET_PDEATHSIG), so
+even a supervisor killed with SIGKILL takes daphne and the workers along (a Celery
+worker stops its own pool processes on SIGTERM).
+
+DEBUG is on for the children unless the operator set it: these are development
+commands. Production (the image, compose) leaves it at its default, off.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from devtools.redis_server import ensure_redis_url
+from devtools.redis_server import die_with_parent, ensure_redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +82,7 @@ def kcs_fake_start(env: dict[str, str]) -> subprocess.Popen:
     and key of `env` at it: a demo of requirements, statistics, exchange rates and API030 rows without keys."""
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.kcs_server", "--port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=die_with_parent,
     )
     ready = (fake.stdout.readline() if fake.stdout else "").split()
     keys = (fake.stdout.readline() if fake.stdout else "").split(" ", 1)
@@ -93,9 +99,21 @@ def kcs_fake_start(env: dict[str, str]) -> subprocess.Popen:
     return fake
 
 
+def development_env(**extra: str) -> dict[str, str]:
+    """The environment of the development commands' children: DEBUG on unless the operator chose."""
+    env = dict(os.environ, **extra)
+    env.setdefault("DEBUG", "1")
+    return env
+
+
+def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A child in its own process group that dies with this supervisor, however the supervisor dies."""
+    return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent)
+
+
 def run(host: str, port: int, concurrency: int) -> int:
     redis_url, embedded = ensure_redis_url()
-    env = dict(os.environ, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
+    env = development_env(REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
     (ROOT / "var").mkdir(exist_ok=True)
     children: list[subprocess.Popen] = []
     fake: subprocess.Popen | None = None
@@ -108,14 +126,11 @@ def run(host: str, port: int, concurrency: int) -> int:
         # The data the product ships (HSK table, …): loaded once, skipped when already loaded.
         subprocess.run([sys.executable, "manage.py", "load_shipped_data"], cwd=ROOT, env=env, check=True)
         children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-                cwd=ROOT, env=env, start_new_session=True,
-            )
+            _child([sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"], env)
         )
         beat = ["-B", "--schedule", str(ROOT / "var" / "celerybeat-schedule")]
         for command in worker_commands(port, concurrency, cpu_extra=beat):
-            children.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
+            children.append(_child(command, env))
         where = "embedded" if embedded else "external"
         print(f"\n  Trade chat: http://{host}:{port}/   (Redis {where}: {redis_url}; Ctrl-C stops everything)\n",
               flush=True)
@@ -131,7 +146,7 @@ def run(host: str, port: int, concurrency: int) -> int:
                     print(f"{child.args[2]} keeps exiting ({child.returncode}); stopping the stack", file=sys.stderr)
                     return 1
                 print(f"{child.args[2]} exited with {child.returncode}; starting it again", file=sys.stderr)
-                children[index] = subprocess.Popen(child.args, cwd=ROOT, env=env, start_new_session=True)
+                children[index] = _child(list(child.args), env)
             time.sleep(0.5)
     except _Stop:
         print("\nStopping…", flush=True)
@@ -151,7 +166,7 @@ def exec_with_redis(command: list[str]) -> int:
     redis_url, embedded = ensure_redis_url()
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        return subprocess.call(command, cwd=ROOT, env=dict(os.environ, REDIS_URL=redis_url))
+        return subprocess.call(command, cwd=ROOT, env=development_env(REDIS_URL=redis_url))
     except _Stop:
         return 143
     finally:

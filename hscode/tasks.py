@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from chat.models import MessageStep
+from chat.recovery import step_claim
 from config.celery import DB_RETRY
 
 from .services import detail_button_ready, detail_page_prepare
@@ -11,6 +13,7 @@ from .services import detail_button_ready, detail_page_prepare
 
 @shared_task(name="hscode.tasks.detail_page_prepare", acks_late=True, **DB_RETRY)
 def detail_page_prepare_task(message_id: int) -> None:
+    step_claim(message_id, MessageStep.Step.BUTTONS)
     for button_type in detail_page_prepare(message_id):
         detail_button_build_task.delay(message_id, button_type)
 

@@ -76,6 +76,28 @@ def redis_url_with_db(url: str, db: int) -> str:
     return f"{base}/{db}"
 
 
+# Every test client comes from 127.0.0.1 and the suite makes thousands of them; the limits have tests of their
+# own (tests/security), which turn them on.
+NO_LIMITS = {
+    "CHAT_RATE_LIMIT_SESSION": "0",
+    "CHAT_RATE_LIMIT_IP": "0",
+    "CHAT_RATE_LIMIT_CONVERSATION_SESSION": "0",
+    "CHAT_RATE_LIMIT_CONVERSATION_IP": "0",
+    "CHAT_RATE_LIMIT_REPLAY_SESSION": "0",
+    "CHAT_RATE_LIMIT_REPLAY_IP": "0",
+    "CHAT_RATE_LIMIT_NEW_SESSION_IP": "0",
+    "SSE_STREAMS_MAX_SESSION": "0",
+    "SSE_STREAMS_MAX_IP": "0",
+}
+
+
+@pytest.fixture(autouse=True)
+def _limits_off_in_process(settings):
+    """The same for requests served in this process (Django's test client)."""
+    for name, value in NO_LIMITS.items():
+        setattr(settings, name, int(value) if name.startswith("SSE_") else value)
+
+
 def stack_env(**overrides: str) -> dict[str, str]:
     from django.conf import settings
     from django.db import connection
@@ -87,9 +109,7 @@ def stack_env(**overrides: str) -> dict[str, str]:
         REDIS_URL=settings.REDIS_URL,
         PYTHONUNBUFFERED="1",
         DEBUG="1",
-        # Every test client comes from 127.0.0.1; the limits have tests of their own.
-        CHAT_RATE_LIMIT_SESSION="0",
-        CHAT_RATE_LIMIT_IP="0",
+        **NO_LIMITS,
     )
     env.update(overrides)
     return env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,8 +39,6 @@ def test_compose_file_validates_with_docker_compose():
 
 
 def test_every_setting_read_from_the_environment_is_documented():
-    import re
-
     documented = set(re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     read = set()
     for path in [ROOT / "config" / "settings.py", ROOT / "config" / "celery.py", ROOT / "devtools" / "stack.py"]:
@@ -47,3 +46,41 @@ def test_every_setting_read_from_the_environment_is_documented():
         read |= set(re.findall(r"""environ(?:\.get)?\(\s*["']([A-Z0-9_]+)["']""", path.read_text()))
     assert read, "no settings found"
     assert read - {"DJANGO_SETTINGS_MODULE"} <= documented, read - documented
+
+
+def test_the_image_defaults_to_production_and_trusts_the_proxy_headers():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ENV .*\bDEBUG=0\b", dockerfile, re.M)
+    cmd = re.search(r"^CMD (.+)$", dockerfile, re.M).group(1)
+    assert "--proxy-headers" in cmd
+    assert "ops.probe" in re.search(r"^HEALTHCHECK .+$", dockerfile, re.M).group(0)
+
+
+def test_compose_healthchecks_probe_healthz_with_an_allowed_host():
+    services = COMPOSE["services"]
+    for name in ("web", "web2"):
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", "ops.probe",
+                                                         "http://127.0.0.1:8000/healthz"]
+        assert "--proxy-headers" in services[name]["command"]
+    gateway = services["gateway"]["healthcheck"]["test"][1]
+    assert "/healthz" in gateway and "Host: $${ALLOWED_HOSTS%%,*}" in gateway
+    assert services["gateway"]["environment"]["ALLOWED_HOSTS"] == "${ALLOWED_HOSTS:-localhost}"
+    assert "io@$$HOSTNAME" in services["worker-io"]["healthcheck"]["test"][1]
+
+
+def test_nginx_replaces_x_forwarded_for_and_passes_the_balancers_scheme():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "$proxy_add_x_forwarded_for" not in conf
+    assert conf.count("proxy_set_header X-Forwarded-For $remote_addr;") == conf.count("proxy_pass ")
+    assert conf.count("proxy_set_header X-Forwarded-Proto $forwarded_proto;") == conf.count("proxy_pass ")
+    assert re.search(r"map \$http_x_forwarded_proto \$forwarded_proto \{\s*default \$http_x_forwarded_proto;"
+                     r"\s*''\s+\$scheme;", conf)
+
+
+def test_probe_sends_the_first_allowed_host(monkeypatch):
+    from ops.probe import probe_host
+
+    monkeypatch.setenv("ALLOWED_HOSTS", "chat.example.com,www.example.com")
+    assert probe_host() == "chat.example.com"
+    monkeypatch.setenv("ALLOWED_HOSTS", ".example.com")
+    assert probe_host() == "localhost"

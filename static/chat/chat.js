@@ -292,6 +292,11 @@
       return;
     }
     if (frame.event === E.snapshot) { applySnapshot(frame); return; }
+    if (frame.event === E.replayMore) {
+      // The replay was cut at the server's page size: ask for the next page.
+      if (socket) socket.send(JSON.stringify({ type: C.frames.resync, after: frame.data.after }));
+      return;
+    }
     if (typeof frame.seq !== "number" || frame.seq <= lastSeq) return; // already applied
     if (frame.seq > lastSeq + 1 && lastSeq > 0 && socket) {
       // A gap: ask the server to replay from what we have (it answers with a snapshot and the events).
@@ -327,7 +332,13 @@
         if (data.errorCode === C.noHscode) {
           renderNoCode(v, inLanguage(data.suggestionsByLanguage, data.suggestions));
         } else {
-          renderFallback(v, data.errorMessage);
+          // With fallback the buttons still come; without it the track ends here with the server's message.
+          if (data.fallbackActivated) renderFallback(v, data.errorMessage);
+          else {
+            const notice = v.node.querySelector(".notice");
+            notice.textContent = data.errorMessage;
+            notice.className = "notice notice-warn";
+          }
         }
         break;
       case E.bookmarkSaved:
@@ -387,17 +398,18 @@
       try {
         // The seq first, then the messages: whatever happens in between is replayed after it.
         const conversation = await api("/api/conversations/" + conversationId + "/");
-        // Every page of messages (the API caps a page's size; `next` leads on until the end).
-        const messages = [];
-        let next = "/api/conversations/" + conversationId + "/messages/";
+        // Every page (the API serves at most API_MAX_PAGE_SIZE rows at a time), followed by its `next` link.
+        const stored = [];
+        let next = "/api/conversations/" + conversationId + "/messages/?limit=100";
         while (next) {
           const page = await api(next);
-          messages.push.apply(messages, page.results);
-          next = page.next;
+          stored.push.apply(stored, page.results);
+          next = page.next ? new URL(page.next, location.href).pathname + new URL(page.next, location.href).search
+            : null;
         }
         messagesEl.replaceChildren();
         views.clear();
-        renderStored(messages);
+        renderStored(stored);
         lastSeq = conversation.last_seq;
         localStorage.setItem("tradechat.conversation", conversationId);
         return;

@@ -289,3 +289,18 @@ def test_the_reprocess_action_queues_the_selection_and_the_live_worker_runs_it(l
 def added_cases():
     """Cases beyond the shipped KCS corpora (which the test database holds, as on first start)."""
     return ClassificationCase.objects.exclude(source__in=SHIPPED_SOURCES)
+
+
+def test_an_anonymous_owners_session_key_is_stored_as_an_hmac_and_never_shown(admin_client_logged_in):
+    from chat.selectors import Owner, conversation_get_for_owner
+    from chat.services import conversation_create
+
+    raw = "k" * 32  # a session key as the browser's cookie holds it
+    conversation = conversation_create(owner=Owner(user_id=None, session_key=raw))
+    stored = Conversation.objects.get(pk=conversation.pk).owner_session_key
+    assert raw not in stored and len(stored) == 64
+    assert conversation_get_for_owner(conversation.pk, Owner(user_id=None, session_key=raw)) is not None
+    assert conversation_get_for_owner(conversation.pk, Owner(user_id=None, session_key=stored)) is None
+    page = admin_client_logged_in.get(f"/admin/chat/conversation/{conversation.pk}/change/").content.decode()
+    assert raw not in page and stored not in page
+    assert "anonymous owner" in page.lower()

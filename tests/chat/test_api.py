@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from chat.models import ChatMessage, Conversation
+from chat.selectors import session_key_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,9 @@ def test_anonymous_person_creates_a_conversation_owned_by_their_session():
     response = client.post("/api/conversations/", {}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 201
     conversation = Conversation.objects.get(pk=response.json()["id"])
-    assert conversation.owner_session_key == client.session.session_key
+    # Stored as an HMAC of the session key, never the key itself.
+    assert conversation.owner_session_key == session_key_digest(client.session.session_key)
+    assert client.session.session_key not in conversation.owner_session_key
     listed = client.get("/api/conversations/").json()["results"]
     assert [c["id"] for c in listed] == [str(conversation.pk)]
 

@@ -49,9 +49,29 @@ class Person:
         return response.json()["id"]
 
 
+REVIEWER_PERMISSIONS = ("change_chatmessage", "add_analysisreview", "view_analysisreview")
+
+
 @pytest.fixture
 def staff(django_user_model):
-    return Person(django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True))
+    """A staff member with the admin permissions that reviewing and reprocessing need."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="chat",
+                                                         codename__in=REVIEWER_PERMISSIONS))
+    return Person(user)
+
+
+@pytest.fixture
+def staff_viewer(django_user_model):
+    """Staff who may only look (view permissions, as in the admin)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="chat",
+                                                         codename__in=("view_chatmessage", "view_conversation")))
+    return Person(user)
 
 
 @pytest.fixture
@@ -142,6 +162,16 @@ def test_owners_may_not_review_or_reprocess_their_own_messages(world):
     assert AnalysisReview.objects.count() == 0
 
 
+def test_staff_without_change_permission_get_403_from_review_and_reprocess(world, staff_viewer):
+    phone = world["phone"]
+    assert staff_viewer.get(f"/api/messages/{phone.pk}/").status_code == 200  # they may look
+    assert staff_viewer.post(f"/api/messages/{phone.pk}/reviews/", {"verdict": "correct"}).status_code == 403
+    assert staff_viewer.post(f"/api/messages/{phone.pk}/reprocess/").status_code == 403
+    assert staff_viewer.get(f"/api/messages/{phone.pk}/reviews/").status_code == 403
+    assert staff_viewer.get("/api/reviews/").status_code == 403
+    assert AnalysisReview.objects.count() == 0 and ReprocessRun.objects.count() == 0
+
+
 def test_existing_creation_still_needs_the_csrf_token(world):
     assert world["anon"].post("/api/conversations/", csrf=False).status_code == 403
 
@@ -195,6 +225,17 @@ def test_lists_are_paginated_with_limit_and_offset(world, staff):
 def test_a_query_the_schema_does_not_allow_is_a_400_naming_the_parameter(world, staff, query):
     response = staff.get("/api/messages/", **query)
     assert response.status_code == 400 and set(query) <= set(response.json()), response.content
+
+
+@pytest.mark.parametrize("value", ["0154-08-15T12:00:29+19:14", "2026-11-29T09:00:00-23:59"])
+def test_a_date_time_with_any_iso_offset_is_compared_in_utc(world, staff, value):
+    response = staff.get("/api/reviews/", created_before=value)
+    assert response.status_code == 200, response.content
+
+
+def test_a_date_time_beyond_the_calendar_is_a_400(world, staff):
+    response = staff.get("/api/messages/", created_after="0001-01-01T00:00:00+01:00")
+    assert response.status_code == 400 and "created_after" in response.json()
 
 
 def test_an_unknown_api_path_is_a_json_404(staff):

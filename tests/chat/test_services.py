@@ -109,14 +109,23 @@ def test_bad_stop_and_resync_frames_are_refused(raw):
         frame_parse(raw)
 
 
-def test_stale_messages_are_found_for_every_missing_step(conversation, settings):
+def test_stale_messages_are_found_for_every_missing_step(conversation, settings, redis_url):
+    import redis
+
     from chat.recovery import messages_recover_stale
+    from config.celery import app
+    from tests.conftest import redis_url_with_db
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    # The queue-length check reads an empty broker database: nothing waits, so the never-started steps were lost.
+    # Celery binds its producer pool to the broker URL at first use: bind it to the test broker now.
+    assert app.amqp.producer_pool is not None
+    settings.CELERY_BROKER_URL = redis_url_with_db(redis_url, 13)
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     stale = message_create(conversation=conversation, text="HS 8517")
     fresh = message_create(conversation=conversation, text="HS 8471")
     old = timezone.now() - timedelta(minutes=5)
     ChatMessage.objects.filter(pk=stale.pk).update(created_at=old, updated_at=old)
     ChatMessage.objects.filter(pk=fresh.pk).update(created_at=timezone.now())
     counts = messages_recover_stale(older_than_s=60)
-    assert counts == {"buttons": 1, "answers": 1, "histories": 1}
+    assert counts == {"buttons": 1, "answers": 1, "histories": 1, "given_up": 0, "waiting": 0}

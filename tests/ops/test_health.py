@@ -13,10 +13,18 @@ from tests.support.live import free_port
 
 pytestmark = pytest.mark.django_db
 
+OPERATOR_TOKEN = "healthz-test-token-0123456789"
+
 
 def _health(client: Client | None = None):
-    response = (client or Client()).get("/healthz")
+    """The detailed answer, as an operator asks for it (with the token)."""
+    response = (client or Client()).get("/healthz?details", HTTP_AUTHORIZATION=f"Bearer {OPERATOR_TOKEN}")
     return response.status_code, response.json()
+
+
+@pytest.fixture(autouse=True)
+def _operator_token(settings):
+    settings.METRICS_TOKEN = OPERATOR_TOKEN
 
 
 @pytest.mark.integration
@@ -63,6 +71,20 @@ def test_healthz_is_503_and_quick_when_redis_is_down(settings):
     assert body["checks"]["redis"]["status"] == "fail" and "Connection" in body["checks"]["redis"]["error"]
     assert body["checks"]["celery"]["status"] == "fail"
     assert time.monotonic() - started < 4
+
+
+def test_public_healthz_gives_status_only_and_details_need_the_token(settings):
+    settings.DEBUG = False
+    anonymous = Client().get("/healthz")
+    assert anonymous.status_code in (200, 503)
+    assert set(anonymous.json()) == {"status"}
+    assert Client().get("/healthz?details").status_code == 401
+    assert Client().get("/healthz?details", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    _, body = _health()
+    assert set(body["checks"]) == {"database", "redis", "celery"}
+    settings.METRICS_TOKEN = ""  # no token configured: details are closed to everybody
+    assert Client().get("/healthz?details").status_code == 403
+    assert set(Client().get("/healthz").json()) == {"status"}
 
 
 def test_healthz_answers_only_get():

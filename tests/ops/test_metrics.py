@@ -18,6 +18,14 @@ from tests.support.live import frames_until, free_port
 
 pytestmark = pytest.mark.django_db
 
+OPERATOR_TOKEN = "metrics-test-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _operator_token(settings):
+    """Tests run with DEBUG off (pytest-django), where /metrics is closed without the operator token."""
+    settings.METRICS_TOKEN = OPERATOR_TOKEN
+
 
 def _scrape(body: str) -> dict[tuple[str, tuple], float]:
     samples = {}
@@ -28,6 +36,7 @@ def _scrape(body: str) -> dict[tuple[str, tuple], float]:
 
 
 def _get(client: Client | None = None, **headers) -> dict[tuple[str, tuple], float]:
+    headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {OPERATOR_TOKEN}")
     response = (client or Client()).get("/metrics", **headers)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=")
@@ -145,6 +154,16 @@ def test_a_configured_token_is_required(settings):
     assert Client().get("/metrics").status_code == 401
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert _get(HTTP_AUTHORIZATION="Bearer s3cret-token")
+
+
+def test_metrics_are_denied_to_anonymous_callers_when_debug_is_off(settings):
+    settings.DEBUG = False
+    settings.METRICS_TOKEN = ""  # no token configured: closed, whoever asks
+    response = Client().get("/metrics")
+    assert response.status_code == 403
+    assert b"tradechat_" not in response.content
+    settings.METRICS_TOKEN = "s3cret-token"
+    assert Client().get("/metrics").status_code == 401
 
 
 @pytest.mark.integration

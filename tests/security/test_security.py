@@ -72,3 +72,16 @@ async def test_message_rate_limits_per_session_and_per_address(limited_stack, tr
     assert codes == [contracts.MESSAGE_CREATED, contracts.MESSAGE_CREATED, "rate_limited"]
     first.close()
     second.close()
+
+
+def test_debug_is_off_by_default_and_then_a_secret_key_is_required():
+    result = _manage("check", ALLOWED_HOSTS="chat.example.com")  # DEBUG not set at all
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_the_published_development_key_and_short_keys():
+    for key in ("dev-only-insecure-key-change-me", "too-short-a-secret"):
+        result = _manage("check", DEBUG="0", SECRET_KEY=key, ALLOWED_HOSTS="chat.example.com")
+        assert result.returncode != 0, key
+        assert "SECRET_KEY must be a real secret" in result.stderr

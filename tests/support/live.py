@@ -180,12 +180,30 @@ class LiveStack:
 
 
 class ChatClient:
-    """One browser-like person: a session cookie, a CSRF token and their own conversations."""
+    """One browser-like person: a session cookie, a CSRF token and their own conversations.
 
-    def __init__(self, base_url: str):
+    behind_tls=True: as a browser on https:// behind a TLS-terminating balancer that forwards plain HTTP to
+    `base_url` with X-Forwarded-Proto: https. The balancer passes the Secure cookies on, so they are sent here
+    although the hop itself is plain HTTP, and the socket's Origin is the https one.
+    """
+
+    def __init__(self, base_url: str, *, behind_tls: bool = False):
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=10)
+        self.behind_tls = behind_tls
+        # A browser sends its Origin with unsafe requests; over HTTPS Django's CSRF check requires it (or a Referer).
+        headers = {"X-Forwarded-Proto": "https", "Origin": base_url.replace("http://", "https://", 1)} \
+            if behind_tls else {}
+        hooks = {"request": [self._send_every_cookie]} if behind_tls else {}
+        self.http = httpx.Client(base_url=base_url, timeout=10, headers=headers, event_hooks=hooks)
         self.http.get("/").raise_for_status()
+
+    def _send_every_cookie(self, request: httpx.Request) -> None:
+        if self.http.cookies:
+            request.headers["Cookie"] = self.cookie_header
+
+    @property
+    def origin(self) -> str:
+        return self.base_url.replace("http://", "https://", 1) if self.behind_tls else self.base_url
 
     @property
     def cookie_header(self) -> str:
@@ -208,9 +226,12 @@ class ChatClient:
         return self.base_url.replace("http", "ws", 1) + f"/ws/chat/{conversation_id}/" + (f"?{query}" if query else "")
 
     def connect(self, conversation_id: str, query: str = "", origin: str | None = None):
+        headers = {"Cookie": self.cookie_header, "Origin": origin or self.origin}
+        if self.behind_tls:
+            headers["X-Forwarded-Proto"] = "https"
         return websockets.connect(
             self.ws_url(conversation_id, query),
-            additional_headers={"Cookie": self.cookie_header, "Origin": origin or self.base_url},
+            additional_headers=headers,
             max_size=2**22,
             open_timeout=10,
         )

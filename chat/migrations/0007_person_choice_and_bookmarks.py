@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0004_chatmessage_waiting_since'),
+        ('chat', '0006_messagestep'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
