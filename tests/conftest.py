@@ -11,6 +11,7 @@ import pytest
 
 from tests.fakes.llm_server import FakeLlmServer
 from tests.support.live import ChatClient, LiveStack, database_url
+from tests.support.requirements import missing_requirements
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,6 +97,31 @@ def _limits_off_in_process(settings):
     """The same for requests served in this process (Django's test client)."""
     for name, value in NO_LIMITS.items():
         setattr(settings, name, int(value) if name.startswith("SSE_") else value)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out, and say so, the tests whose programs this machine lacks (tests/support/requirements.py)."""
+    missing = missing_requirements()
+    if not missing:
+        return
+    if os.environ.get("TRADECHAT_TESTS_REQUIRE_ALL") == "1":
+        raise pytest.UsageError(f"programs missing for these test markers: {missing}")
+    kept, left_out = [], []
+    for item in items:
+        (left_out if any(item.get_closest_marker(m) for m in missing) else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+        config._tradechat_left_out = (len(left_out), missing)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left_out = getattr(config, "_tradechat_left_out", None)
+    if left_out:
+        count, missing = left_out
+        terminalreporter.write_sep("=", f"{count} tests left out: programs missing on this machine", yellow=True)
+        for marker, install in missing.items():
+            terminalreporter.write_line(f"  {marker}: {install}")
 
 
 def stack_env(**overrides: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from tests.conftest import stack_env
 from tests.support.live import ChatClient, LiveStack, frames_until
 from tests.support.pgcluster import ThrowawayPostgres
 
-pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.asyncio]
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.asyncio, pytest.mark.postgres_cluster]
 
 
 async def test_a_restored_dump_serves_the_same_conversations_and_analyses(tmp_path):

@@ -185,6 +185,7 @@ async def test_redis_restart_mid_conversation_loses_no_event(private_redis, stac
     client.close()
 
 
+@pytest.mark.postgres_cluster
 async def test_database_outage_refuses_messages_cleanly_and_service_resumes(private_redis, stack_factory, tmp_path):
     postgres = ThrowawayPostgres().init()
     try:
