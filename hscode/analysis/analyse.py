@@ -33,7 +33,7 @@ from .calibration import (
 from .cases import AnyCaseIndex, CaseIndex, CaseRef
 from .classifier import Query, Ranking, get_index, get_korean
 from .features import build_query, features_of
-from .intent import IntentResult, detect_intent
+from .intent import IntentResult, detect_intent, is_small_talk
 from .korean_index import get_korean_names
 from .lexicon import load_lexicon
 from .nomenclature import get_nomenclature
@@ -241,6 +241,11 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
             )
         )
 
+    small_talk = explicit is None and is_small_talk(query_text)
+    if small_talk:
+        candidates = []  # a greeting or a thank-you names no product: nothing to classify or vote on
+        query_text = product_name = ""
+    lexical_top = candidates[0] if candidates else None
     retrieval_top = candidates[0].confidence if candidates else 0.0
     exact_code = candidates[0].code if candidates and retrieval_top == EXACT_CONFIDENCE else None
     similar: tuple[CaseRef, ...] = ()
@@ -263,6 +268,13 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
                 similar = top_vote.cases
                 share = top_vote.score
                 case_sim = top_vote.similarity
+    if lexical_top is not None and all(c.code != lexical_top.code for c in candidates[:MIN_LEXICAL_RANK]):
+        # The nomenclature's own best match stays within the first candidates the person is offered: the case
+        # vote and the nomenclature are two kinds of evidence, and a vote led by shared words ("stainless steel")
+        # must not hide the heading the product's own name points to.
+        kept = next((c for c in candidates if c.code == lexical_top.code), lexical_top)
+        head = [c for c in candidates if c.code != kept.code][: MIN_LEXICAL_RANK - 1]
+        candidates = [*head, kept, *[c for c in candidates if c.code != kept.code][MIN_LEXICAL_RANK - 1:]]
     raw_top = candidates[0].confidence if candidates else 0.0
     calibration_features = (
         ("raw", round(raw_top, 4)),
@@ -299,7 +311,7 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         chosen = candidates[0]
     needs = () if chosen is not None else _needs_detail(query, candidates, product_name)
 
-    has_product = bool(product_name) or bool(query.weights)
+    has_product = not small_talk and (bool(product_name) or bool(query.weights))
     intent = detect_intent(text, has_product=has_product, has_code=any(m.cued for m in mentions))
     return TextAnalysis(
         text=text,
@@ -314,6 +326,10 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         similar_cases=similar if candidates and candidates[0].source != "explicit" else (),
         calibration_features=calibration_features,
     )
+
+
+# The rank within which the nomenclature's own best candidate is always kept (the candidate buttons show three).
+MIN_LEXICAL_RANK = 3
 
 
 def _staff_verdict_on_this_text(votes, prefix: str):

@@ -116,6 +116,27 @@ def intent_scores(text: str) -> dict[str, float]:
     return scores
 
 
+# Words that pad a greeting or a thank-you without naming anything ("hi there", "thanks a lot").
+_SMALL_TALK_FILLERS = frozenset({"there", "everyone", "all", "so", "much", "a", "lot", "you", "very", "guys",
+                                 "again", "and", "good", "morning", "evening", "afternoon"})
+_PUNCTUATION = re.compile(r"[^\w\s]+")
+
+
+def is_small_talk(text: str) -> bool:
+    """A greeting, a thank-you or a "who are you", and nothing else: every word is such a cue (a Korean word begins
+    with one, as 안녕하세요 and 감사합니다 do) or a filler. Such a message names no product to classify."""
+    phrase = " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+    if not phrase:
+        return False
+    for cue in (c for c in _EN_CUES["general"] if " " in c):
+        phrase = phrase.replace(cue, " ")
+    single = {c for c in _EN_CUES["general"] if " " not in c}
+    return all(
+        word in single or word in _SMALL_TALK_FILLERS or any(word.startswith(cue) for cue in _KO_CUES["general"])
+        for word in phrase.split()
+    )
+
+
 def detect_intent(text: str, *, has_product: bool = False, has_code: bool = False) -> IntentResult:
     """Intent of `text`; `has_product`/`has_code` say whether a product phrase or an HS code was found."""
     scores = intent_scores(text)

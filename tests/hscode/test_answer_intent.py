@@ -25,7 +25,7 @@ def test_an_uncertain_korean_regulation_question_names_candidates_in_korean_and_
     assert "0203.29 삼겹살" in answer  # the 관세청 name, not "Meat; of swine, n.e.c."
     assert "Meat; of swine" not in answer
     assert "이 코드로 보기" in answer
-    assert "아직 이 서비스에 연결되어 있지 않습니다" in answer
+    assert "서비스에 연결되어 있지 않아 수출입 요건을 안내할 수 없습니다" in answer  # said plainly, no "규제 없음"
     assert "재질" not in answer
 
 
