@@ -100,7 +100,9 @@ class LiveStack:
         if getattr(self, "_celery", None) is None:
             from celery import Celery
 
-            self._celery = Celery(broker=self.env.get("CELERY_BROKER_URL") or self.env["REDIS_URL"])
+            # Not the current app: shared tasks that the tests enqueue in-process must keep the project's broker.
+            self._celery = Celery(broker=self.env.get("CELERY_BROKER_URL") or self.env["REDIS_URL"],
+                                  set_as_current=False)
             self._celery.conf.task_default_queue = "chat"
         return self._celery
 
