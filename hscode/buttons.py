@@ -90,31 +90,14 @@ def candidate_button(
     name_ko, name_en = names
     english = language.startswith("en")
     percent = round(confidence * 100)
-    return {
-        "type": "button",
-        "buttonType": HS_CODE,
-        "priority": rank,
-        "url": reverse("hscode:detail", args=[display]),
-        "title": f"{display} {name_en if english else name_ko}".strip(),
-        "description": f"candidate {rank}, confidence {percent}%" if english else f"후보 {rank} · 신뢰도 {percent}%",
-        "isReady": True,
-        "metadata": {
-            "hscode": display,
-            "country": "KR",
-            "confidence": round(confidence, 4),
-            "searchTime": now_iso(),
-            "analysisSource": source,
-            "categoryInfo": _category_info(digits),
-            "candidate": True,
-            "candidateRank": rank,
-            "nameKo": name_ko,
-            "nameEn": name_en,
-        },
-        "actionData": {
-            "queryParams": {"hscode": display, "source": "chat_candidate", "session_id": session_id},
-            "analytics": {"click_tracking": True, "conversion_target": "hscode_detail_view"},
-        },
-    }
+    button = hs_code_button(code=digits, display=display, confidence=confidence, source=source,
+                            session_id=session_id, priority=rank)
+    button["title"] = f"{display} {name_en if english else name_ko}".strip()
+    button["description"] = (f"candidate {rank}, confidence {percent}%" if english
+                             else f"후보 {rank} · 신뢰도 {percent}%")
+    button["metadata"].update(candidate=True, candidateRank=rank, nameKo=name_ko, nameEn=name_en)
+    button["actionData"]["queryParams"]["source"] = "chat_candidate"
+    return button
 
 
 def regulation_description(code: str) -> str:

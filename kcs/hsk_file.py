@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadLine, KcsFileError
-from .tabular import Row, hs_code, parse_date, read_rows, text
+from .tabular import Row, hs_code, read_rows, text, validity_period
 
 COL_CODE = "HS부호"
 COL_VALID_FROM = "적용시작일자"
@@ -119,16 +119,7 @@ def _parse(row: Row) -> HskLine | HskGroup:
     name_ko = text(cells.get(COL_NAME_KO))
     if not name_ko:
         raise ValueError(f"{COL_NAME_KO} is empty")
-    try:
-        valid_from = parse_date(cells.get(COL_VALID_FROM))
-    except ValueError as exc:
-        raise ValueError(f"{COL_VALID_FROM}: {exc}") from None
-    try:
-        valid_to = parse_date(cells.get(COL_VALID_TO))
-    except ValueError as exc:
-        raise ValueError(f"{COL_VALID_TO}: {exc}") from None
-    if valid_to < valid_from:
-        raise ValueError(f"{COL_VALID_TO} {valid_to} is before {COL_VALID_FROM} {valid_from}")
+    valid_from, valid_to = validity_period(cells, COL_VALID_FROM, COL_VALID_TO)
     name_en = text(cells.get(COL_NAME_EN))
     if len(code) < HSK_LENGTH:
         return HskGroup(code=code, name_ko=name_ko, name_en=name_en, valid_from=valid_from, valid_to=valid_to)

@@ -166,3 +166,17 @@ def hs_code(value: Any, lengths: tuple[int, ...]) -> str:
         allowed = " or ".join(str(n) for n in lengths)
         raise ValueError(f"code {raw!r} has {len(raw)} digits (expected {allowed})")
     return raw
+
+
+def validity_period(cells: dict, column_from: str, column_to: str) -> tuple[dt.date, dt.date]:
+    """The (from, to) dates of a row's validity columns; ValueError naming the column when one is bad."""
+    dates = []
+    for column in (column_from, column_to):
+        try:
+            dates.append(parse_date(cells.get(column)))
+        except ValueError as exc:
+            raise ValueError(f"{column}: {exc}") from None
+    valid_from, valid_to = dates
+    if valid_to < valid_from:
+        raise ValueError(f"{column_to} {valid_to} is before {column_from} {valid_from}")
+    return valid_from, valid_to

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadLine, KcsFileError
-from .tabular import Row, hs_code, parse_date, read_rows, text
+from .tabular import Row, hs_code, read_rows, text, validity_period
 
 COL_CODE = "품목번호"
 COL_RATE_TYPE = "관세율구분"
@@ -98,16 +98,7 @@ def _parse(row: Row) -> TariffRateLine:
     specific = text(cells.get(COL_SPECIFIC_DUTY))
     if rate is None and not specific:
         raise ValueError(f"{COL_RATE} is empty (and no {COL_SPECIFIC_DUTY})")
-    try:
-        valid_from = parse_date(cells.get(COL_VALID_FROM))
-    except ValueError as exc:
-        raise ValueError(f"{COL_VALID_FROM}: {exc}") from None
-    try:
-        valid_to = parse_date(cells.get(COL_VALID_TO))
-    except ValueError as exc:
-        raise ValueError(f"{COL_VALID_TO}: {exc}") from None
-    if valid_to < valid_from:
-        raise ValueError(f"{COL_VALID_TO} {valid_to} is before {COL_VALID_FROM} {valid_from}")
+    valid_from, valid_to = validity_period(cells, COL_VALID_FROM, COL_VALID_TO)
     return TariffRateLine(
         code=code,
         rate_type=rate_type,
