@@ -13,8 +13,12 @@ from tests.customs.kcs_fixtures import kcs_fake  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
+OPERATOR_TOKEN = "metrics-test-token-0123456789"
+
+
 def _scrape() -> dict[tuple[str, tuple], float]:
-    response = Client().get("/metrics")
+    # Tests run with DEBUG off (pytest-django), where /metrics needs the operator's token.
+    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {OPERATOR_TOKEN}")
     assert response.status_code == 200
     samples = {}
     for family in text_string_to_metric_families(response.content.decode()):
@@ -24,7 +28,7 @@ def _scrape() -> dict[tuple[str, tuple], float]:
 
 
 def test_kcs_counters_per_source(kcs_fake, settings):  # noqa: F811
-    settings.METRICS_TOKEN = ""
+    settings.METRICS_TOKEN = OPERATOR_TOKEN
     requirements_refresh("0203291000", "import")
     requirements_refresh("0203291000", "import")  # answered by the Redis cache
     kcs_fake.set_fault("html_503", service="ccct_gw")
