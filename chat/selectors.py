@@ -82,7 +82,7 @@ def bookmark_list(owner: Owner, limit: int = 50) -> list[Bookmark]:
     if owner.user_id is not None:
         rows = Bookmark.objects.filter(owner_user_id=owner.user_id)
     elif owner.session_key:
-        rows = Bookmark.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_key)
+        rows = Bookmark.objects.filter(owner_user__isnull=True, owner_session_key=owner.session_digest)
     else:
         return []
     return list(rows.order_by("-created_at", "-id")[:limit])
