@@ -241,14 +241,22 @@ def make_chat_client(live):
 
 
 @pytest.fixture(scope="session")
-def llm():
+def llm_server():
     with FakeLlmServer() as server:
         yield server
 
 
+@pytest.fixture
+def llm(llm_server):
+    """The session's fake LLM endpoint, healthy at the start of each test whatever fault the last one set."""
+    llm_server.reset()
+    yield llm_server
+    llm_server.reset()
+
+
 @pytest.fixture(scope="session")
-def llm_stack(live_stack, llm, tmp_path_factory):
+def llm_stack(live_stack, llm_server, tmp_path_factory):
     """A second stack answering through the fake OpenAI-compatible endpoint."""
-    with side_stack(tmp_path_factory, "llm-stack", 3, LLM_BACKEND="openai", LLM_BASE_URL=llm.base_url,
+    with side_stack(tmp_path_factory, "llm-stack", 3, LLM_BACKEND="openai", LLM_BASE_URL=llm_server.base_url,
                     LLM_MODEL="fake-model", LLM_API_KEY="test-key", LLM_TIMEOUT_S="2") as stack:
         yield stack

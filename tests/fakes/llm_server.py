@@ -91,7 +91,8 @@ class FakeLlmServer(ThreadingHTTPServer):
 
     def __init__(self, port: int = 0):
         super().__init__(("127.0.0.1", port), _Handler)
-        self.state: dict = {"mode": "stream", "delay": 0.05}
+        self.state: dict = {}
+        self.reset()
         self.requests = 0
         self.last_body: dict | None = None
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -102,6 +103,10 @@ class FakeLlmServer(ThreadingHTTPServer):
 
     def set(self, **state) -> None:
         self.state.update(state)
+
+    def reset(self) -> None:
+        """Back to a healthy stream (what a test finds unless it sets a fault)."""
+        self.state = {"mode": "stream", "delay": 0.05}
 
     def __enter__(self) -> FakeLlmServer:
         self._thread.start()
