@@ -187,9 +187,12 @@ def _settle_live_work(request):
 @contextmanager
 def side_stack(tmp_path_factory, name: str, redis_db: int, workers: int = 1, **env: str) -> Iterator[LiveStack]:
     """Another daphne + worker on the test database, configured differently, on its own Redis database
-    (so its queues and layer groups never mix with the main stack's)."""
+    (so its queues and layer groups never mix with the main stack's, or another side stack's: module fixtures of
+    different modules can be alive at once, and two workers on one queue would take each other's tasks)."""
     from django.conf import settings
 
+    holder = _SIDE_STACK_DBS.setdefault(redis_db, name)
+    assert holder == name, f"Redis database {redis_db} is already used by the live side stack {holder!r}"
     stack = LiveStack(stack_env(REDIS_URL=redis_url_with_db(settings.REDIS_URL, redis_db), **env),
                       tmp_path_factory.mktemp(name))
     try:
@@ -199,6 +202,11 @@ def side_stack(tmp_path_factory, name: str, redis_db: int, workers: int = 1, **e
         yield stack
     finally:
         stack.stop()
+        _SIDE_STACK_DBS.pop(redis_db, None)
+
+
+# Redis database -> the side stack using it now.
+_SIDE_STACK_DBS: dict[int, str] = {}
 
 
 @pytest.fixture(scope="session")

@@ -160,7 +160,7 @@ def context7():
 
 @pytest.fixture(scope="module")
 def context7_stack(live_stack, context7, tmp_path_factory):
-    with side_stack(tmp_path_factory, "browser-context7-stack", 5, CONTEXT7_API_URL=context7.url,
+    with side_stack(tmp_path_factory, "browser-context7-stack", 9, CONTEXT7_API_URL=context7.url,
                     CONTEXT7_API_KEY="ctx7sk-test", CONTEXT7_LIBRARY_ID="/wco/hs-nomenclature-2022",
                     CONTEXT7_BUDGET_S="3", CONTEXT7_BREAKER_FAIL_MAX="1000", DETAIL_CACHE_TTL_S="0",
                     CONTEXT7_CACHE_ENABLED="0") as stack:

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def heartbeat_stack(live_stack, tmp_path_factory):
-    """A daphne whose SSE heartbeat comes every second (the default is 15 s), on Redis database 7."""
-    with side_stack(tmp_path_factory, "sse-heartbeat", 7, workers=0, SSE_HEARTBEAT_S="1") as stack:
+    """A daphne whose SSE heartbeat comes every second (the default is 15 s), on Redis database 14."""
+    with side_stack(tmp_path_factory, "sse-heartbeat", 14, workers=0, SSE_HEARTBEAT_S="1") as stack:
         yield stack
 
 

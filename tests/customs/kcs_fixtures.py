@@ -61,11 +61,11 @@ def kcs_no_keys(settings) -> None:
 
 @pytest.fixture(scope="module")
 def kcs_stack(tmp_path_factory):
-    """A live stack (daphne + a Celery worker on the test database, Redis db 7) whose KCS settings point at a
+    """A live stack (daphne + a Celery worker on the test database, Redis db 2) whose KCS settings point at a
     private fake: (stack, fake)."""
     with FakeKcsServer() as fake:
         keys = {name: KEYS[service] for service, name in KEY_SETTINGS.items()}
-        with side_stack(tmp_path_factory, "kcs-stack", 7, KCS_DATA_GO_KR_URL=fake.gateway_url,
+        with side_stack(tmp_path_factory, "kcs-stack", 2, KCS_DATA_GO_KR_URL=fake.gateway_url,
                         KCS_UNIPASS_URL=fake.unipass_url, KCS_REDIS_PREFIX=f"test:kcs:{uuid.uuid4().hex[:12]}",
                         **keys) as stack:
             yield stack, fake

@@ -99,7 +99,7 @@ async def test_foreign_port_or_scheme_origin_is_refused_and_the_exact_one_accept
 
 @pytest.fixture(scope="module")
 def abuse_stack(live_stack, tmp_path_factory):
-    with side_stack(tmp_path_factory, "abuse-stack", 7, CHAT_RATE_LIMIT_REPLAY_SESSION="10/60",
+    with side_stack(tmp_path_factory, "abuse-stack", 15, CHAT_RATE_LIMIT_REPLAY_SESSION="10/60",
                     CHAT_RATE_LIMIT_REPLAY_IP="1000/60", SSE_STREAMS_MAX_SESSION="3", SSE_STREAMS_MAX_IP="100",
                     CHAT_SOCKET_SEND_BUFFER_MAX_BYTES=str(1024 * 1024), CHAT_REPLAY_MAX_EVENTS="500") as stack:
         yield stack
