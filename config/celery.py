@@ -70,7 +70,7 @@ def _warm_up_classifier(**kwargs) -> None:
     from django.db import connections
 
     from hscode.analysis.analyse import warm_up
-    from hscode.selectors import case_index_get
+    from hscode.selectors import case_index_build_in_background, case_index_get
 
     warm_up()
     try:
@@ -79,4 +79,6 @@ def _warm_up_classifier(**kwargs) -> None:
         logging.getLogger(__name__).exception("case index not built before the fork")
     finally:
         connections.close_all()  # a connection must not be shared with the forked children
+    # From now on a changed corpus is indexed beside the tasks, never inside one (hscode/selectors.py).
+    case_index_build_in_background()
     gc.freeze()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
+from django.db import connection
 from django.db.models import Count, Max, Min, QuerySet
 
 from hscode.analysis.cases import Case, CaseIndex, CombinedCaseIndex
@@ -17,6 +19,25 @@ SHIPPED_SOURCES = (ClassificationCase.Source.KCS_NAMES, ClassificationCase.Sourc
 
 _lock = threading.Lock()
 _cached: dict[str, object] = {}
+# Celery workers set this (config/celery.py): a changed shipped corpus is indexed in a background thread while
+# tasks go on with the index they have (or none), since building 35,000 cases takes longer under load than a
+# task's soft time limit, and a build cut off there is never cached, so every task would start it again.
+_background = {"enabled": False, "building": None}
+
+
+def case_index_build_in_background(enabled: bool = True) -> None:
+    """Index a changed shipped corpus in a background thread instead of inside the caller (Celery workers)."""
+    _background["enabled"] = enabled
+
+
+def _shipped_build(shipped_key: tuple) -> None:
+    index = _build(True)
+    with _lock:
+        shipped_indexes: dict = _cached.setdefault("shipped", {})  # type: ignore[assignment]
+        if len(shipped_indexes) >= 2:
+            shipped_indexes.pop(next(iter(shipped_indexes)))
+        shipped_indexes[shipped_key] = index
+        _background["building"] = None
 
 
 def _part(shipped: bool) -> QuerySet[ClassificationCase]:
@@ -52,6 +73,14 @@ def case_index_get() -> CombinedCaseIndex | None:
         return None
     if _cached.get("key") == key:
         return _cached["index"]  # type: ignore[return-value]
+    shipped_key = key[:3]
+    if _background["enabled"] and shipped_key not in _cached.get("shipped", {}):  # type: ignore[operator]
+        with _lock:
+            if _background["building"] is None:
+                _background["building"] = shipped_key
+                threading.Thread(target=_shipped_build_quietly, args=(shipped_key,), name="case-index",
+                                 daemon=True).start()
+        return _cached.get("index")  # type: ignore[return-value]  # what this process had, until the build ends
     with _lock:
         if _cached.get("key") != key:
             shipped_key, rest_key = key[:3], key[3:]
@@ -67,6 +96,17 @@ def case_index_get() -> CombinedCaseIndex | None:
             _cached["index"] = CombinedCaseIndex([shipped_indexes[shipped_key], _cached["rest"]])  # type: ignore[list-item]
             _cached["key"] = key
     return _cached["index"]  # type: ignore[return-value]
+
+
+def _shipped_build_quietly(shipped_key: tuple) -> None:
+    try:  # on the thread's own database connection, closed when it is done
+        _shipped_build(shipped_key)
+    except Exception:
+        logging.getLogger(__name__).exception("background case index build failed; the next task tries again")
+        with _lock:
+            _background["building"] = None
+    finally:
+        connection.close()
 
 
 def case_index_clear() -> None:

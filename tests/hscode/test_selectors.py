@@ -1,8 +1,10 @@
+import time
+
 import pytest
 
 from hscode.analysis.analyse import analyse_text
 from hscode.models import ClassificationCase, case_text_hash
-from hscode.selectors import SHIPPED_SOURCES, case_index_clear, case_index_get
+from hscode.selectors import SHIPPED_SOURCES, case_index_build_in_background, case_index_clear, case_index_get
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
@@ -54,3 +56,24 @@ def test_case_index_from_the_table_feeds_the_analysis(no_shipped_cases):
 def test_same_text_with_different_spacing_has_the_same_hash():
     first = ClassificationCase.objects.create(text="  phone   case ", hs6="420232")
     assert first.text_hash == case_text_hash("phone case")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_indexes_a_changed_shipped_corpus_beside_its_tasks_and_answers_meanwhile():
+    """In a Celery worker a changed corpus is indexed in a background thread: a task never waits for (or is cut off
+    by its time limit during) a 35,000-case build; it goes on with the index the process has."""
+    ClassificationCase.objects.all().delete()
+    ClassificationCase.objects.create(text="frozen pork belly", hs6="020329", source=SHIPPED_SOURCES[0])
+    first = case_index_get()  # built in the caller, as outside a worker
+    assert first is not None and len(first) == 1
+    case_index_build_in_background()
+    try:
+        ClassificationCase.objects.create(text="stainless steel bottle opener", hs6="820551", source=SHIPPED_SOURCES[0])
+        assert case_index_get() is first  # at once, with what the process had
+        deadline = time.monotonic() + 60
+        while (index := case_index_get()) is first:
+            assert time.monotonic() < deadline, "the background build did not finish"
+            time.sleep(0.05)
+        assert len(index) == 2
+    finally:
+        case_index_build_in_background(False)
