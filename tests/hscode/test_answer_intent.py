@@ -42,3 +42,9 @@ def test_a_greeting_gets_a_short_how_to(text, expected):
     assert expected in answer
     assert "재질" not in answer and "material" not in answer
     assert len(answer) < 300  # a few lines, not an essay
+
+
+@pytest.mark.parametrize("text", ["안녕하세요, 반갑습니다", "고맙습니다!", "hi there", "thank you"])
+def test_small_talk_names_no_product_and_gets_no_candidates(text):
+    analysis = message_analyse(text)
+    assert analysis.candidates == () and analysis.chosen is None
