@@ -43,7 +43,7 @@ from .selectors import case_index_get
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "2026.11.29"  # issue 15: shipped case index, Korean names, typed-code cues, calibration maps
+ANALYSIS_VERSION = "2026.11.29.2"  # + small talk names no product; the nomenclature's best stays among 3 candidates
 # Time kept back from the button budget for building and announcing the buttons after Context7.
 BUTTON_MARGIN_S = 0.5
 # The HS code bookmark (sse_bookmark_data) is offered only at or above this confidence.
