@@ -78,6 +78,11 @@ def test_run_serves_the_page_with_the_shipped_data_and_ctrl_c_leaves_no_process_
 def test_supervisor_killed_with_sigkill_leaves_no_process(tmp_path):
     stack, port = _start_run(tmp_path)
     assert _processes_mentioning(f"-p {port}") and _processes_mentioning(f"tradechat-{port}@")  # running
+    # /healthz may answer through the io worker while the CPU worker still builds the classifier's indexes before
+    # forking its pool; killed then, it stops only when that build ends. Wait until its pool child exists.
+    deadline = time.monotonic() + 120
+    while len(_processes_mentioning(f"tradechat-{port}@")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     stack.kill()  # SIGKILL: no handler of the supervisor runs
     stack.wait(timeout=10)
     assert _stack_processes_gone(port) == []
