@@ -72,7 +72,7 @@ def test_static_files_come_from_nginx(production_stack):
         script = http.get("/static/chat/chat.js")
     assert script.status_code == 200
     assert script.headers["Server"].startswith("nginx")
-    assert "replay_more" in script.text
+    assert "E.replayMore" in script.text  # the project's own current chat.js, not a stale copy
 
 
 def test_operator_endpoints_refuse_anonymous_callers_under_debug_off(production_stack):
