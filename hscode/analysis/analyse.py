@@ -273,8 +273,8 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         # vote and the nomenclature are two kinds of evidence, and a vote led by shared words ("stainless steel")
         # must not hide the heading the product's own name points to.
         kept = next((c for c in candidates if c.code == lexical_top.code), lexical_top)
-        head = [c for c in candidates if c.code != kept.code][: MIN_LEXICAL_RANK - 1]
-        candidates = [*head, kept, *[c for c in candidates if c.code != kept.code][MIN_LEXICAL_RANK - 1:]]
+        others = [c for c in candidates if c.code != kept.code]
+        candidates = [*others[: MIN_LEXICAL_RANK - 1], kept, *others[MIN_LEXICAL_RANK - 1:]]
     raw_top = candidates[0].confidence if candidates else 0.0
     calibration_features = (
         ("raw", round(raw_top, 4)),
