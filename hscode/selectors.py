@@ -30,13 +30,18 @@ def case_index_build_in_background(enabled: bool = True) -> None:
     _background["enabled"] = enabled
 
 
+def _shipped_store(shipped_key: tuple, index: CaseIndex) -> None:
+    """Keep the last two shipped indexes by content (under _lock): a corpus emptied and loaded again is not rebuilt."""
+    shipped_indexes: dict = _cached.setdefault("shipped", {})  # type: ignore[assignment]
+    if len(shipped_indexes) >= 2:
+        shipped_indexes.pop(next(iter(shipped_indexes)))
+    shipped_indexes[shipped_key] = index
+
+
 def _shipped_build(shipped_key: tuple) -> None:
     index = _build(True)
     with _lock:
-        shipped_indexes: dict = _cached.setdefault("shipped", {})  # type: ignore[assignment]
-        if len(shipped_indexes) >= 2:
-            shipped_indexes.pop(next(iter(shipped_indexes)))
-        shipped_indexes[shipped_key] = index
+        _shipped_store(shipped_key, index)
         _background["building"] = None
 
 
@@ -84,12 +89,9 @@ def case_index_get() -> CombinedCaseIndex | None:
     with _lock:
         if _cached.get("key") != key:
             shipped_key, rest_key = key[:3], key[3:]
-            # the last few shipped indexes by content: a corpus emptied and loaded again is not rebuilt
             shipped_indexes: dict = _cached.setdefault("shipped", {})  # type: ignore[assignment]
             if shipped_key not in shipped_indexes:
-                if len(shipped_indexes) >= 2:
-                    shipped_indexes.pop(next(iter(shipped_indexes)))
-                shipped_indexes[shipped_key] = _build(True)
+                _shipped_store(shipped_key, _build(True))
             if _cached.get("rest_key") != rest_key:
                 _cached["rest"] = _build(False)
                 _cached["rest_key"] = rest_key
