@@ -372,7 +372,8 @@ class ChatMessageAdmin(admin.ModelAdmin):
     def answer_feedback(self, obj):
         answer = obj if obj.role == ChatMessage.Role.ASSISTANT else ChatMessage.objects.filter(reply_to=obj).first()
         feedback = AnswerFeedback.objects.filter(message=answer).first() if answer is not None else None
-        in_queue = obj.role == ChatMessage.Role.USER and ChatMessage.objects.filter(review_queue_q(), pk=obj.pk).exists()
+        in_queue = obj.role == ChatMessage.Role.USER and ChatMessage.objects.filter(review_queue_q(),
+                                                                                   pk=obj.pk).exists()
         return render_to_string("admin/chat/chatmessage/answer_feedback.html",
                                 {"feedback": feedback, "answer": answer, "in_queue": in_queue})
 

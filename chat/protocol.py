@@ -76,7 +76,8 @@ def feedback_reason_validate(reason: object) -> str:
     try:
         reason.encode("utf-8")
     except UnicodeEncodeError:
-        raise FrameError("invalid_encoding", "평가 이유에 저장할 수 없는 문자(짝이 없는 서로게이트)가 있습니다.") from None
+        raise FrameError("invalid_encoding",
+                         "평가 이유에 저장할 수 없는 문자(짝이 없는 서로게이트)가 있습니다.") from None
     if "\x00" in reason:
         raise FrameError("invalid_encoding", "평가 이유에 NUL 문자를 넣을 수 없습니다.")
     stripped = reason.strip()
