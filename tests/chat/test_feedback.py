@@ -131,7 +131,7 @@ def test_a_bad_vote_or_reason_is_refused_and_nothing_is_stored(conversation, vot
 
 def test_a_down_vote_enters_the_review_queue_until_a_later_review(conversation):
     question, answer = _exchange(conversation)
-    other_question, other_answer = _exchange(conversation, "냉동 삼겹살")
+    _, other_answer = _exchange(conversation, "냉동 삼겹살")
     answer_feedback_set(conversation=conversation, message_id=answer.pk, vote="down", reason="코드가 틀림")
     answer_feedback_set(conversation=conversation, message_id=other_answer.pk, vote="up")
     assert list(review_queue()) == [question]
