@@ -157,6 +157,10 @@ class ReviewedFilter(admin.SimpleListFilter):
         return queryset
 
 
+# A word beside the emoji: an admin's system without an emoji font still says which vote it is.
+VOTE_LABELS = {AnswerFeedback.Vote.UP: _("👍 도움 됨"), AnswerFeedback.Vote.DOWN: _("👎 도움 안 됨")}
+
+
 class FeedbackFilter(admin.SimpleListFilter):
     """The owners' 👍/👎, on the person's message whose answer got it (that is where the analysis is reviewed), and
     the review queue: 👎 that no staff review made after the vote has answered."""
@@ -166,7 +170,8 @@ class FeedbackFilter(admin.SimpleListFilter):
     QUEUE = "queue"
 
     def lookups(self, request, model_admin):
-        return [(self.QUEUE, _("👎 검토 대기 (검토 큐)")), ("down", "👎"), ("up", "👍"), ("none", _("평가 없음"))]
+        return [(self.QUEUE, _("👎 검토 대기 (검토 큐)")), ("down", VOTE_LABELS["down"]), ("up", VOTE_LABELS["up"]),
+                ("none", _("평가 없음"))]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -305,7 +310,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         summary = feedback_summary()
-        extra_context = {**(extra_context or {}), "feedback_summary": summary,
+        extra_context = {**(extra_context or {}), "feedback_summary": summary, "vote_labels": VOTE_LABELS,
                          "feedback_param": FeedbackFilter.parameter_name, "feedback_queue": FeedbackFilter.QUEUE,
                          "satisfaction_percent": None if summary.satisfaction_rate is None
                          else round(summary.satisfaction_rate * 100, 1)}
@@ -356,7 +361,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("평가"))
     def feedback_vote(self, obj):
-        return AnswerFeedback.Vote(obj.vote).label if getattr(obj, "vote", None) else "—"
+        return VOTE_LABELS.get(getattr(obj, "vote", None), "—")
 
     # --- detail page
     @admin.display(description="analysis")
@@ -375,7 +380,8 @@ class ChatMessageAdmin(admin.ModelAdmin):
         in_queue = obj.role == ChatMessage.Role.USER and ChatMessage.objects.filter(review_queue_q(),
                                                                                    pk=obj.pk).exists()
         return render_to_string("admin/chat/chatmessage/answer_feedback.html",
-                                {"feedback": feedback, "answer": answer, "in_queue": in_queue})
+                                {"feedback": feedback, "answer": answer, "in_queue": in_queue,
+                                 "vote_label": VOTE_LABELS.get(feedback.vote) if feedback else None})
 
     @admin.display(description="events")
     def event_timeline(self, obj):
@@ -485,7 +491,7 @@ class AnalysisReviewAdmin(admin.ModelAdmin):
 class AnswerFeedbackAdmin(admin.ModelAdmin):
     """Every vote standing now; the owners set them on the chat page, staff only read them."""
 
-    list_display = ("id", "message_link", "vote", "short_reason", "updated_at")
+    list_display = ("id", "message_link", "vote_label", "short_reason", "updated_at")
     list_filter = ("vote", "updated_at")
     search_fields = ("reason", "message__content", "message__reply_to__content")
     readonly_fields = ("message", "vote", "reason", "created_at", "updated_at")
@@ -496,6 +502,10 @@ class AnswerFeedbackAdmin(admin.ModelAdmin):
         question = obj.message.reply_to_id or obj.message_id
         return format_html('<a href="../chatmessage/{}/change/">#{} {}</a>', question, obj.message_id,
                            obj.message.content[:60])
+
+    @admin.display(description=_("평가"), ordering="vote")
+    def vote_label(self, obj):
+        return VOTE_LABELS.get(obj.vote, obj.vote)
 
     @admin.display(description=_("이유"))
     def short_reason(self, obj):

@@ -110,7 +110,11 @@
     box.setAttribute("aria-label", T.feedbackQuestion);
     box.appendChild(el("span", "feedback-question muted", T.feedbackQuestion));
     [[C.feedbackVotes[0], "👍", T.feedbackUp], [C.feedbackVotes[1], "👎", T.feedbackDown]].forEach(function (spec) {
-      const button = el("button", "feedback-vote", spec[1]);
+      // The word beside the emoji: a system without an emoji font still shows what the button does.
+      const button = el("button", "feedback-vote");
+      const icon = el("span", "feedback-icon", spec[1]);
+      icon.setAttribute("aria-hidden", "true");
+      button.append(icon, " " + spec[2]);
       button.type = "button";
       button.dataset.vote = spec[0];
       button.setAttribute("aria-pressed", "false");
