@@ -97,6 +97,8 @@
   }
 
   function sendFeedback(v, vote, reason) {
+    const status = v.node.querySelector(".feedback-status");
+    if (status) status.textContent = ""; // until the server confirms this one
     if (sendFrame({ type: C.frames.feedback, message_id: v.answerId, vote: vote, reason: vote ? reason : "" })) {
       v.feedbackSent = true;
     }
