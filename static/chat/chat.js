@@ -144,7 +144,12 @@
     reasonForm.append(label, reason, send);
     reasonForm.addEventListener("submit", function (event) {
       event.preventDefault();
-      if (v.feedback) sendFeedback(v, v.feedback.vote, reason.value.trim());
+      if (!v.feedback) return;
+      if (v.feedback.reason === reason.value.trim()) { // already stored: the server would announce nothing
+        box.querySelector(".feedback-status").textContent = T.feedbackSaved;
+        return;
+      }
+      sendFeedback(v, v.feedback.vote, reason.value.trim());
     });
     box.appendChild(reasonForm);
     const status = el("span", "feedback-status muted");
