@@ -30,7 +30,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.exceptions import APIException, PermissionDenied, Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -47,7 +47,7 @@ from hscode.reprocessing import (
 )
 
 from . import contracts
-from .feedback import FeedbackError, answer_feedback_set
+from .feedback import FeedbackError, FeedbackOutcome, answer_feedback_set
 from .models import AnalysisReview, AnswerFeedback, ChatMessage, Conversation, ReprocessRun
 from .protocol import FrameError
 from .ratelimit import RateLimited, owner_rate_key, rate_check
@@ -624,6 +624,12 @@ _FEEDBACK_REFUSALS = {
 }
 
 
+class FeedbackConflict(APIException):
+    """The message cannot take a vote: the person's own message, or an answer still streaming."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+
 class MessageFeedbackApi(ApiMixin, APIView):
     """The owner's 👍/👎 on an answer: PUT sets or changes it (one vote per answer), DELETE withdraws it. Each change
     is announced to the conversation's live clients as `answer_feedback`; a 👎 puts the person's message in the
@@ -640,13 +646,14 @@ class MessageFeedbackApi(ApiMixin, APIView):
             raise Http404
         return message.conversation
 
-    def _store(self, conversation: Conversation, message_id: int, vote: str | None, reason: str = ""):
+    def _store(self, conversation: Conversation, message_id: int, vote: str | None,
+               reason: str = "") -> FeedbackOutcome:
         try:
             return answer_feedback_set(conversation=conversation, message_id=message_id, vote=vote, reason=reason)
         except FeedbackError as exc:
             if exc.code == "answer_not_found":  # deleted in between
                 raise Http404 from exc
-            return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT)
+            raise FeedbackConflict({"detail": exc.message, "code": exc.code}) from exc
         except FrameError as exc:
             raise serializers.ValidationError({"reason": [exc.message]}) from exc
 
@@ -662,8 +669,6 @@ class MessageFeedbackApi(ApiMixin, APIView):
         body.is_valid(raise_exception=True)
         outcome = self._store(conversation, message_id, body.validated_data["vote"],
                               body.validated_data.get("reason", ""))
-        if isinstance(outcome, Response):
-            return outcome
         return Response(FeedbackSerializer(outcome.feedback).data, status=status.HTTP_200_OK)
 
     @extend_schema(
@@ -674,7 +679,5 @@ class MessageFeedbackApi(ApiMixin, APIView):
     )
     def delete(self, request, message_id: int):
         conversation = self._answer_conversation(request, message_id)
-        outcome = self._store(conversation, message_id, None)
-        if isinstance(outcome, Response):
-            return outcome
+        self._store(conversation, message_id, None)
         return Response(status=status.HTTP_204_NO_CONTENT)
