@@ -517,6 +517,9 @@ class AnswerFeedbackAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the owner's to withdraw, on the chat page
+
 
 @admin.register(ReprocessRun)
 class ReprocessRunAdmin(admin.ModelAdmin):
