@@ -165,10 +165,11 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 await database_sync_to_async(bookmark_save)(conversation=self.conversation, message_id=frame.message_id)
             elif frame.type == contracts.CLIENT_ANSWER_FEEDBACK:
                 await database_sync_to_async(rate_check)("feedback", owner_key=owner_key, client_ip=client_ip)
-                self.cursor.expect()  # its event is due: poll for it should the broadcast be lost
-                await database_sync_to_async(answer_feedback_set)(
+                outcome = await database_sync_to_async(answer_feedback_set)(
                     conversation=self.conversation, message_id=frame.message_id, vote=frame.vote, reason=frame.reason
                 )
+                if outcome.changed:
+                    self.cursor.expect()  # its event is due: polled for, should the broadcast be lost
         except RateLimited as error:
             self.refusals += 1
             if self.refusals > settings.CHAT_SOCKET_REFUSALS_MAX:
