@@ -1,0 +1,119 @@
+"""The two caches of finished detail-page work, and their hit and miss counters (seed 001, Day 9).
+
+* ``question``: a normalised question → its analysis and buttons. Serves identical repeats only, without
+  analysing again. Keyed by the text, the analysis version and the case index (a new case can change which code
+  a text resolves to); an entry also remembers the data editions of its code and is a miss once they changed.
+* ``code_buttons``: an HS code (as displayed, national digits included) and the question's language → the
+  code's three button payloads. Shared by every question that resolves to that code, whatever its wording.
+  Keyed by the analysis version, the connected live services and the data editions of the code
+  (customs/editions.py), so an import or refresh that changes the code's data is never served from here.
+
+Nothing from an error is stored: the callers put an entry only for a completed message whose Context7 lookup did
+not fail (hscode/services.py), and the live customs clients never cache a failed answer (kcs/client.py).
+
+Hits and misses are counted in Redis (``cache-stats:<name>``), because they happen in the Celery workers and
+/metrics is served by daphne (ops/metrics.py reads them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+
+from django.conf import settings
+from django.core.cache import cache
+
+from customs.editions import editions_for
+from customs.live_services import requirements_service
+from trade.live import nitemtrade_connected
+
+QUESTION, CODE_BUTTONS = "question", "code_buttons"
+CACHES = (QUESTION, CODE_BUTTONS)
+_STATS = "cache-stats:"
+
+
+def _enabled() -> bool:
+    return settings.DETAIL_CACHE_TTL_S > 0
+
+
+def _digest(parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+# --- counters ------------------------------------------------------------------------------------------------
+
+
+def cache_count(name: str, *, hit: bool) -> None:
+    key = f"{_STATS}{name}:{'hits' if hit else 'misses'}"
+    if not cache.add(key, 1, timeout=None):
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.add(key, 1, timeout=None)
+
+
+def cache_stats() -> dict[str, dict[str, int]]:
+    """{cache name: {"hits": n, "misses": n}} since Redis started (counters never expire)."""
+    keys = [f"{_STATS}{name}:{kind}" for name in CACHES for kind in ("hits", "misses")]
+    values = cache.get_many(keys)
+    return {name: {kind: int(values.get(f"{_STATS}{name}:{kind}", 0)) for kind in ("hits", "misses")}
+            for name in CACHES}
+
+
+# --- per question --------------------------------------------------------------------------------------------
+
+
+def normalised_question(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split()).strip(" ?!.。？！")
+
+
+def question_key(text: str, *, analysis_version: str, case_index: tuple) -> str:
+    """A hash of the normalised question (never the person's text) and of what its analysis depends on."""
+    return "detail-page:" + _digest([normalised_question(text), analysis_version, list(case_index)])
+
+
+def question_get(key: str) -> dict | None:
+    """The entry of a repeated question, unless its code's data changed since it was stored."""
+    if not _enabled():
+        return None
+    entry = cache.get(key)
+    if entry is not None:
+        resolved = (entry.get("record") or {}).get("resolved") or {}
+        if entry.get("editions") != code_editions(str(resolved.get("code") or "")):
+            entry = None
+    cache_count(QUESTION, hit=entry is not None)
+    return entry
+
+
+def question_put(key: str, *, record: dict, context7_analysis: dict | None, buttons: dict, editions: dict) -> None:
+    if _enabled():
+        cache.set(key, {"record": record, "context7_analysis": context7_analysis, "buttons": buttons,
+                        "editions": editions}, timeout=settings.DETAIL_CACHE_TTL_S)
+
+
+# --- per HS code ---------------------------------------------------------------------------------------------
+
+
+def code_editions(code: str) -> dict:
+    """What a code's button payloads depend on besides the code: the data editions and the live services."""
+    return {"data": editions_for(code[:6]), "requirements_service": requirements_service() or "",
+            "nitemtrade": nitemtrade_connected()}
+
+
+def code_buttons_key(display: str, language: str, *, analysis_version: str, editions: dict) -> str:
+    return "code-buttons:" + _digest([display, language, analysis_version, editions])
+
+
+def code_buttons_get(key: str) -> dict | None:
+    """{button type: payload} of the code, or None (counted as a hit or a miss)."""
+    if not _enabled():
+        return None
+    entry = cache.get(key)
+    cache_count(CODE_BUTTONS, hit=entry is not None)
+    return entry
+
+
+def code_buttons_put(key: str, buttons: dict) -> None:
+    if _enabled():
+        cache.set(key, buttons, timeout=settings.DETAIL_CACHE_TTL_S)
