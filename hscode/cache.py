@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import unicodedata
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
@@ -28,9 +30,11 @@ from customs.editions import editions_for
 from customs.live_services import requirements_service
 from trade.live import nitemtrade_connected
 
+logger = logging.getLogger(__name__)
+
 QUESTION, CODE_BUTTONS = "question", "code_buttons"
 CACHES = (QUESTION, CODE_BUTTONS)
-_STATS = "cache-stats:"
+_STATS = "tradechat:cache-stats:"
 
 
 def _enabled() -> bool:
@@ -43,22 +47,37 @@ def _digest(parts: object) -> str:
 
 # --- counters ------------------------------------------------------------------------------------------------
 
+_clients: dict[str, redis.Redis] = {}
+
+
+def _redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return client
+
+
+def _stats_key(name: str, kind: str) -> str:
+    return f"{_STATS}{name}:{kind}"
+
 
 def cache_count(name: str, *, hit: bool) -> None:
-    key = f"{_STATS}{name}:{'hits' if hit else 'misses'}"
-    if not cache.add(key, 1, timeout=None):
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.add(key, 1, timeout=None)
+    """One hit or miss of cache `name` (one INCR; a failure to count never fails the lookup)."""
+    try:
+        _redis().incr(_stats_key(name, "hits" if hit else "misses"))
+    except redis.RedisError:
+        logger.warning("cache %s: could not count a %s", name, "hit" if hit else "miss")
 
 
 def cache_stats() -> dict[str, dict[str, int]]:
     """{cache name: {"hits": n, "misses": n}} since Redis started (counters never expire)."""
-    keys = [f"{_STATS}{name}:{kind}" for name in CACHES for kind in ("hits", "misses")]
-    values = cache.get_many(keys)
-    return {name: {kind: int(values.get(f"{_STATS}{name}:{kind}", 0)) for kind in ("hits", "misses")}
-            for name in CACHES}
+    keys = [(name, kind) for name in CACHES for kind in ("hits", "misses")]
+    values = _redis().mget([_stats_key(name, kind) for name, kind in keys])
+    out: dict[str, dict[str, int]] = {name: {} for name in CACHES}
+    for (name, kind), value in zip(keys, values, strict=True):
+        out[name][kind] = int(value or 0)
+    return out
 
 
 # --- per question --------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Avg
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy, override
+from redis.exceptions import RedisError
 
 from chat import contracts
 from chat.events import event_emit
@@ -74,10 +75,10 @@ def texts_by_language(texts) -> dict[str, list[str]]:
     return out
 
 
-def message_analyse(text: str) -> TextAnalysis:
+def message_analyse(text: str, *, case_key: tuple | None = None) -> TextAnalysis:
     """The one way the pipeline analyses text: the classifier with the case index, then (when configured) the
     LLM re-ranking of its candidates, whose every failure leaves the local ranking in place."""
-    analysis = analyse_text(text, cases=case_index_get())
+    analysis = analyse_text(text, cases=case_index_get(case_key))
     config = rerank_config()
     if config is not None:
         analysis, outcome = llm_rerank(analysis, config)
@@ -229,10 +230,14 @@ def _code_buttons_serve(message_id: int) -> bool:
     if not record or "code_cache" in record:  # a re-delivered task: the lookup was made
         return False
     resolved = record["resolved"]
-    editions = code_editions(resolved["code"])  # read before the data the buttons are built from
-    key = code_buttons_key(resolved["display"], record.get("language") or "ko", analysis_version=ANALYSIS_VERSION,
-                           editions=editions)
-    cached = code_buttons_get(key)
+    try:
+        editions = code_editions(resolved["code"])  # read before the data the buttons are built from
+        key = code_buttons_key(resolved["display"], record.get("language") or "ko",
+                               analysis_version=ANALYSIS_VERSION, editions=editions)
+        cached = code_buttons_get(key)
+    except RedisError:  # no editions, no caching: the buttons are built and not stored
+        logger.warning("code cache unavailable for message %s", message_id, exc_info=True)
+        return False
     with transaction.atomic():
         message = ChatMessage.objects.locked().select_related("conversation").get(pk=message_id)
         record = message.hscode_analysis
@@ -372,12 +377,13 @@ def detail_page_prepare(message_id: int) -> list[str]:
         if message is None or message.status != ChatMessage.Status.ANALYSING:
             return []
         if message.hscode_analysis is None:
-            key = _question_key(message.content)  # before the analysis reads the case index
+            case_key = case_index_key()  # read once: for the question's key and for the analysis
+            key = question_key(message.content, analysis_version=ANALYSIS_VERSION, case_index=case_key)
             cached = question_get(key)
             if cached is not None:
                 _serve_from_cache(message_id, cached)
                 return []
-            _analyse_and_store(message, question_key=key)
+            _analyse_and_store(message, question_cache_key=key, case_key=case_key)
         message.refresh_from_db(fields=["status", "hscode_analysis"])
         record = message.hscode_analysis
         if message.status == ChatMessage.Status.ANALYSING:
@@ -402,10 +408,11 @@ def _add_costs(message_id: int, queries: int, cpu_s: float) -> None:
         message.save(update_fields=["hscode_analysis"])
 
 
-def _analyse_and_store(message: ChatMessage, *, question_key: str = "") -> None:
+def _analyse_and_store(message: ChatMessage, *, question_cache_key: str = "",
+                       case_key: tuple | None = None) -> None:
     started_iso, started = contracts.now_iso(), time.monotonic()
     waiting_since = message.waiting_since or message.created_at
-    analysis = message_analyse(message.content)
+    analysis = message_analyse(message.content, case_key=case_key)
     candidates = [c.to_dict() for c in analysis.candidates]
     outcome = None
     if context7_enabled() and (analysis.product_name or analysis.explicit is not None):
@@ -418,7 +425,7 @@ def _analyse_and_store(message: ChatMessage, *, question_key: str = "") -> None:
                              choice=message.person_choice)
     record["processing_metadata"]["processing_time_ms"] = int((time.monotonic() - started) * 1000)
     record["fallback_used"] = bool(outcome and outcome.error)
-    record["question_key"] = question_key
+    record["question_key"] = question_cache_key
     offered = _candidate_buttons(record, analysis, str(message.conversation_id))
 
     with transaction.atomic():
