@@ -138,7 +138,9 @@ class _MixClient(Client):
         if frame.get("event") == "detail_page_buttons_complete":
             message = self.by_id.get(frame.get("message_id"))
             if message is not None:
-                message.resolved = (frame.get("data") or {}).get("summary", {}).get("hscode_detected")
+                data = frame.get("data") or {}
+                message.resolved = data.get("summary", {}).get("hscode_detected")
+                message.candidates = bool(data.get("candidates"))  # no code resolved: candidates offered
 
 
 async def _round(base_url: str, plan: list[tuple[str, str, str]], *, clients: int, nonce: int,
@@ -158,7 +160,7 @@ async def _round(base_url: str, plan: list[tuple[str, str, str]], *, clients: in
             index, (code, language, text) = queue.pop()
             message = Message(client.number, index, time.perf_counter(), True,
                               f"{text} {common.cold_tag(nonce * 1_000_000 + index)}")
-            message.resolved = None
+            message.resolved, message.candidates = None, False
             sent.append((message, code, language))
             client.submit(message)
             try:
@@ -175,11 +177,14 @@ async def _round(base_url: str, plan: list[tuple[str, str, str]], *, clients: in
     for client in pool:
         await client.close()
 
-    hits, misses = common.Hist(), common.Hist()
+    hits, misses, candidates = common.Hist(), common.Hist(), common.Hist()
     unresolved = as_intended = 0
     for message, code, _language in sent:
         if message.t_complete is None or message.cache_hit is None:
             unresolved += 1
+            continue
+        if message.candidates:  # candidate buttons: no code to look up, built each time
+            candidates.add(message.t_complete - message.t_sent)
             continue
         (hits if message.cache_hit else misses).add(message.t_complete - message.t_sent)
         as_intended += (message.resolved or "").startswith(code)
@@ -188,6 +193,7 @@ async def _round(base_url: str, plan: list[tuple[str, str, str]], *, clients: in
         "wall_s": round(wall, 2),
         "hits": hits.summary(),
         "misses": misses.summary(),
+        "candidates": candidates.summary(),
         "no_code": unresolved,
         "resolved_as_intended": as_intended,
         "errors": {"error_frames": stats.error_frames, "closed": stats.closed, "timeouts": stats.timeouts,
@@ -258,14 +264,15 @@ def markdown(result: dict) -> str:
         + (", each started cold by `import_hsk --force`" if result["summary"]["cold_start_each_round"] else ""),
         "",
         "| round | hit ratio (code_buttons) | hits | hits p50 / p99 ms | misses | misses p50 / p99 ms "
-        "| no code | resolved as intended | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| candidates only | no code | resolved as intended | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for number, r in enumerate(result["rounds"], start=1):
         errors = sum(v for k, v in r["errors"].items() if k != "samples")
         lines.append(
             f"| {number} | {r['hit_ratio']} | {r['hits']['count']} | {r['hits']['p50']} / {r['hits']['p99']} "
-            f"| {r['misses']['count']} | {r['misses']['p50']} / {r['misses']['p99']} | {r['no_code']} "
+            f"| {r['misses']['count']} | {r['misses']['p50']} / {r['misses']['p99']} | {r['candidates']['count']} "
+            f"| {r['no_code']} "
             f"| {r['resolved_as_intended']} / {r['messages']} | {errors} |"
         )
     s = result["summary"]
