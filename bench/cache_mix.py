@@ -1,6 +1,6 @@
 """The per-code cache under a realistic mix: many wordings, Korean and English, about a set of HS codes.
 
-    python -m devtools.stack exec -- python -m bench.cache_mix [--rounds 3] [--clients 4] [--codes 30]
+    python -m devtools.stack exec -- python -m bench.cache_mix [--rounds 3] [--clients 4] [--codes 20]
     python -m bench.cache_mix --url http://127.0.0.1:8000 --metrics-token T   # a running stack (no invalidation)
 
 People ask about the same codes in endless wordings: "냉동 삼겹살 수입 요건", "HS code for frozen pork belly?",
@@ -87,14 +87,19 @@ KOREAN = (
     "{ko} HS 코드가 뭐야?",
     "{ko} 수입할 때 필요한 요건 알려줘",
     "{ko} 수출 통계 보여줘",
+    "{ko} 관세율 알려주세요",
     "{code} {ko} 관세율은 얼마인가요",
     "HS {code} 규제 정보 알려줘",
+    "{code} 수출 통계 보여줘",
+    "HS코드 {code} {ko} 수입 요건",
 )
 ENGLISH = (
     "What is the HS code for {en}?",
     "import requirements for {en}",
-    "HS {code} {en} export statistics",
+    "{en} tariff",
     "tariff rate of HS {code}",
+    "HS {code} {en} export statistics",
+    "import requirements for HS {code}",
 )
 
 
@@ -206,7 +211,7 @@ async def _round(base_url: str, plan: list[tuple[str, str, str]], *, clients: in
 
 
 async def measure(base_url: str, *, metrics_token: str, invalidate: Callable[[], None] | None = None,
-                  rounds: int = 3, clients: int = 4, codes: int = 30, seed: int = 20, timeout: float = 90.0) -> dict:
+                  rounds: int = 3, clients: int = 4, codes: int = 20, seed: int = 20, timeout: float = 90.0) -> dict:
     """Run `rounds` rounds of the mix; `invalidate` (called before each round) makes the cache cold."""
     rng = random.Random(seed)
     base_plan = wordings(CODES[:codes])
@@ -300,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-token", default=os.environ.get("METRICS_TOKEN", ""))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--codes", type=int, default=len(CODES))
+    parser.add_argument("--codes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=90.0)
     parser.add_argument("--out", default=str(RESULTS))
