@@ -21,6 +21,8 @@ import hashlib
 import json
 import logging
 import unicodedata
+from collections.abc import Callable
+from typing import TypeVar
 
 import redis
 from django.conf import settings
@@ -31,9 +33,10 @@ from customs.live_services import requirements_service
 from trade.live import nitemtrade_connected
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
-QUESTION, CODE_BUTTONS = "question", "code_buttons"
-CACHES = (QUESTION, CODE_BUTTONS)
+QUESTION, CODE_BUTTONS, DETAIL_PAGE = "question", "code_buttons", "detail_page"
+CACHES = (QUESTION, CODE_BUTTONS, DETAIL_PAGE)
 _STATS = "tradechat:cache-stats:"
 
 
@@ -136,3 +139,26 @@ def code_buttons_get(key: str) -> dict | None:
 def code_buttons_put(key: str, buttons: dict) -> None:
     if _enabled():
         cache.set(key, buttons, timeout=settings.DETAIL_CACHE_TTL_S)
+
+
+# --- detail-page data per HS code ----------------------------------------------------------------------------
+
+
+def detail_page_data(part: str, code: str, compute: Callable[[], T], *, variant: str = "") -> T:
+    """`compute()` once per page part, code, variant (a period, …) and data editions of the code, shared by every
+    request for the code's pages in any language (the data is the same; the templates translate). An exception
+    from `compute()` propagates and stores nothing."""
+    if not _enabled():
+        return compute()
+    try:
+        key = "detail-page-data:" + _digest([part, code, variant, code_editions(code)])  # editions before the data
+        cached = cache.get(key)
+    except redis.RedisError:
+        logger.warning("detail-page data cache unavailable", exc_info=True)
+        return compute()
+    cache_count(DETAIL_PAGE, hit=cached is not None)
+    if cached is not None:
+        return cached
+    value = compute()
+    cache.set(key, value, timeout=settings.DETAIL_CACHE_TTL_S)
+    return value

@@ -14,11 +14,13 @@ from customs.editions import SOURCES, TRADE, edition_bump, editions_for
 from customs.services import requirements_refresh
 from hscode.cache import (
     CODE_BUTTONS,
+    DETAIL_PAGE,
     QUESTION,
     cache_stats,
     code_buttons_get,
     code_buttons_key,
     code_editions,
+    detail_page_data,
     question_get,
 )
 from hscode.context7 import reset_clients
@@ -281,3 +283,42 @@ def test_a_failed_context7_lookup_caches_nothing(ask, failing_context7):
     assert repeat.hscode_analysis["cache_hit"] is False and repeat.hscode_analysis["fallback_used"] is False
     assert failing_context7.request_count() > calls  # really asked again
     assert question_get(_question_key(text)) is not None  # a success is cached
+
+
+# --- detail-page data -----------------------------------------------------------------------------------------
+
+
+def _statistics_page(client, hscode: str, language: str = "ko") -> str:
+    response = client.get("/statistics", {"hscode": hscode, "period": "all"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_statistics_page_data_is_shared_per_code_across_languages_and_an_import_refreshes_it(
+        client, settings, django_capture_on_commit_callbacks):
+    settings.KCS_NITEMTRADE_KEY = ""
+    hits, misses = _counts(DETAIL_PAGE)
+    empty = _statistics_page(client, "0901.11")
+    assert "불러온 무역 통계가 없습니다" in empty
+    assert _counts(DETAIL_PAGE) == (hits, misses + 2)  # the report and the availability, computed
+    _statistics_page(client, "0901.11", "en")
+    assert _counts(DETAIL_PAGE) == (hits + 2, misses + 2)  # the same data, rendered in English
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(COMTRADE_COFFEE)
+
+    body = _statistics_page(client, "0901.11")
+    assert "1,020,500,000" in body and "불러온 무역 통계가 없습니다" not in body
+    assert _counts(DETAIL_PAGE) == (hits + 2, misses + 4)
+
+
+def test_detail_page_data_that_fails_to_compute_is_not_stored():
+    def failing():
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError):
+        detail_page_data("test_part", "851713", failing)
+    hits, misses = _counts(DETAIL_PAGE)
+    assert detail_page_data("test_part", "851713", lambda: {"figure": 1}) == {"figure": 1}
+    assert _counts(DETAIL_PAGE) == (hits, misses + 1)
+    assert detail_page_data("test_part", "851713", lambda: {"figure": 2}) == {"figure": 1}
