@@ -1,4 +1,4 @@
-"""The two caches of finished detail-page work, and their hit and miss counters (seed 001, Day 9).
+"""The caches of finished detail-page work, and their hit and miss counters (seed 001, Day 9).
 
 * ``question``: a normalised question → its analysis and buttons. Serves identical repeats only, without
   analysing again. Keyed by the text, the analysis version and the case index (a new case can change which code
@@ -7,6 +7,8 @@
   code's three button payloads. Shared by every question that resolves to that code, whatever its wording.
   Keyed by the analysis version, the connected live services and the data editions of the code
   (customs/editions.py), so an import or refresh that changes the code's data is never served from here.
+* ``detail_page``: a part of a code's detail pages (the statistics report, the statistics availability) → its
+  data, keyed by the code, a variant (the period) and the code's data editions; shared by both languages.
 
 Nothing from an error is stored: the callers put an entry only for a completed message whose Context7 lookup did
 not fail (hscode/services.py), and the live customs clients never cache a failed answer (kcs/client.py).
