@@ -261,7 +261,8 @@ CHAT_SOCKET_SEND_BUFFER_MAX_BYTES = env.int("CHAT_SOCKET_SEND_BUFFER_MAX_BYTES",
 # Refused (rate-limited) frames a socket may send before it is closed with 1008 (policy violation).
 CHAT_SOCKET_REFUSALS_MAX = env.int("CHAT_SOCKET_REFUSALS_MAX", default=50)
 DETAIL_PAGE_BUDGET_MS = env.int("DETAIL_PAGE_BUDGET_MS", default=5000)
-# Finished analyses and buttons of a normalised question are reused for this long (0 turns it off).
+# Finished analyses and buttons of a normalised question, and the buttons of an HS code (shared by every question
+# resolving to it, hscode/cache.py), are reused for this long (0 turns both off).
 DETAIL_CACHE_TTL_S = env.int("DETAIL_CACHE_TTL_S", default=3600)
 # Stored events older than this are pruned; replay beyond it starts from the snapshot.
 EVENT_LOG_RETENTION_DAYS = env.int("EVENT_LOG_RETENTION_DAYS", default=7)

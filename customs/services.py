@@ -28,6 +28,7 @@ from kcs.rate_types import rate_type
 from kcs.service_errors import KcsServiceError
 from kcs.tariff_file import read_tariff_file
 
+from .editions import HSK, REQUIREMENTS, TARIFF, edition_bump
 from .live_services import SOURCE_NAMES, requirements_service, service_client, service_configured
 from .models import HskEdition, HskGroup, HskLine, Requirement, RequirementLookup, TariffImport, TariffRate
 from .selectors import CodeFacts, RatesInfo, RateView, code_facts, line_rates, tariff_rates
@@ -101,6 +102,7 @@ def hsk_import(path: str | Path, *, progress: Progress | None = None, force: boo
                 ]
             )
             progress(len(chunk))
+        edition_bump(HSK)
     return HskImportResult(table.edition, len(table.lines), len(table.groups), skipped=False)
 
 
@@ -151,6 +153,7 @@ def tariff_rates_import(path: str | Path, *, progress: Progress | None = None) -
                 ]
             )
             progress(len(chunk))
+        edition_bump(TARIFF)
     current = HskEdition.objects.order_by("-edition_end").first()
     known = set(current.lines.filter(code__in=codes).values_list("code", flat=True)) if current else codes
     return TariffImportResult(
@@ -181,8 +184,9 @@ def requirements_refresh(code: str, direction: str) -> RequirementLookup:
         lookup, _created = RequirementLookup.objects.update_or_create(
             code=code, direction=direction, defaults={"source": service, "fetched_at": fetched_at}
         )
+        before = list(lookup.requirements.order_by("position").values_list(*_REQUIREMENT_FIELDS))
         lookup.requirements.all().delete()
-        Requirement.objects.bulk_create(
+        stored = Requirement.objects.bulk_create(
             Requirement(
                 lookup=lookup,
                 position=index,
@@ -197,7 +201,14 @@ def requirements_refresh(code: str, direction: str) -> RequirementLookup:
             )
             for index, row in enumerate(rows)
         )
+        # Only a changed answer invalidates the code's cached buttons and pages (a refresh mostly finds the same).
+        if [tuple(getattr(r, name) for name in _REQUIREMENT_FIELDS) for r in stored] != before:
+            edition_bump(REQUIREMENTS, code[:6])
     return lookup
+
+
+_REQUIREMENT_FIELDS = ("law_code", "law_name", "agency_code", "agency_name", "document", "valid_from", "valid_to",
+                       "timing_code")
 
 
 @dataclass(frozen=True)

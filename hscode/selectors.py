@@ -68,12 +68,13 @@ def _build(shipped: bool) -> CaseIndex:
     )
 
 
-def case_index_get() -> CombinedCaseIndex | None:
+def case_index_get(key: tuple | None = None) -> CombinedCaseIndex | None:
     """The index over all labelled cases, rebuilt (per part) when the table changed; None when it is empty.
 
     One index per process; callers on the request path may call this on every message (two aggregate queries).
+    A caller that already read `case_index_key()` for this message passes it (the queries are not cheap).
     """
-    key = case_index_key()
+    key = case_index_key() if key is None else key
     if key[0] == 0 and key[3] == 0:
         return None
     if _cached.get("key") == key:

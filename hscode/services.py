@@ -7,11 +7,9 @@ Celery delivers at least once (acks_late): a re-delivered step emits nothing twi
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import time
-import unicodedata
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Avg
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy, override
+from redis.exceptions import RedisError
 
 from chat import contracts
 from chat.events import event_emit
@@ -35,11 +34,20 @@ from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
 from .analysis.nomenclature import get_nomenclature
 from .analysis.text import clean, detect_language
 from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order, candidate_button, candidate_names
+from .cache import (
+    code_buttons_get,
+    code_buttons_key,
+    code_buttons_put,
+    code_editions,
+    question_get,
+    question_key,
+    question_put,
+)
 from .context7 import context7_consult, context7_enabled, context7_error_event_data
 from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions, follow_up_texts
 from .models import ClassificationCase, case_text_hash
 from .rerank import llm_rerank
-from .selectors import case_index_get
+from .selectors import case_index_get, case_index_key
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +75,10 @@ def texts_by_language(texts) -> dict[str, list[str]]:
     return out
 
 
-def message_analyse(text: str) -> TextAnalysis:
+def message_analyse(text: str, *, case_key: tuple | None = None) -> TextAnalysis:
     """The one way the pipeline analyses text: the classifier with the case index, then (when configured) the
     LLM re-ranking of its candidates, whose every failure leaves the local ranking in place."""
-    analysis = analyse_text(text, cases=case_index_get())
+    analysis = analyse_text(text, cases=case_index_get(case_key))
     config = rerank_config()
     if config is not None:
         analysis, outcome = llm_rerank(analysis, config)
@@ -180,33 +188,83 @@ def _count_queries():
         yield counter
 
 
-# --- cache of finished work (seed 001, Day 9) ------------------------------------
+# --- cache of finished work (seed 001, Day 9; hscode/cache.py) ------------------------------------
 
 
 def _question_key(text: str) -> str:
-    """Cache key of a normalised question: a hash, never the person's text."""
-    normalised = " ".join(unicodedata.normalize("NFKC", text).casefold().split()).strip(" ?!.。？！")
-    return "detail-page:" + hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+    """Cache key of a normalised question and of what its analysis depends on (version, case index)."""
+    return question_key(text, analysis_version=ANALYSIS_VERSION, case_index=case_index_key())
 
 
 def detail_cache_get(text: str) -> dict | None:
-    if settings.DETAIL_CACHE_TTL_S <= 0:
-        return None
-    return cache.get(_question_key(text))
+    return question_get(_question_key(text))
 
 
 def _detail_cache_put(message: ChatMessage) -> None:
-    if settings.DETAIL_CACHE_TTL_S <= 0:
+    """A completed message's buttons, for the same question and for every question about the same code, under
+    the keys and data editions noted before its buttons were built (a change since then is never hidden)."""
+    record = message.hscode_analysis
+    noted = record.get("code_cache")
+    if noted is None:
         return
     buttons = {
         e.data["buttonType"]: e.data
         for e in ConversationEvent.objects.filter(message=message, event=contracts.BUTTON_READY)
     }
-    cache.set(
-        _question_key(message.content),
-        {"record": message.hscode_analysis, "context7_analysis": message.context7_analysis, "buttons": buttons},
-        timeout=settings.DETAIL_CACHE_TTL_S,
-    )
+    if record.get("question_key"):
+        question_put(record["question_key"], record=record, context7_analysis=message.context7_analysis,
+                     buttons=buttons, editions=noted["editions"])
+    if not noted["hit"] and all(b in buttons for b in DEFAULT_ORDER):
+        code_buttons_put(noted["key"], {b: buttons[b] for b in DEFAULT_ORDER})
+
+
+def _code_cache_applies(record: dict) -> bool:
+    """Buttons of a code the text resolved to (a person's own pick and candidate buttons are built each time)."""
+    return record["resolved"] is not None and record["analysis_source"] != PERSON
+
+
+def _code_buttons_serve(message_id: int) -> bool:
+    """Announce the resolved code's cached buttons at once, with no button tasks (True), or note the key and the
+    data editions under which the buttons about to be built will be cached (False)."""
+    record = ChatMessage.objects.filter(pk=message_id).values_list("hscode_analysis", flat=True).first()
+    if not record or "code_cache" in record:  # a re-delivered task: the lookup was made
+        return False
+    resolved = record["resolved"]
+    try:
+        editions = code_editions(resolved["code"])  # read before the data the buttons are built from
+        key = code_buttons_key(resolved["display"], record.get("language") or "ko",
+                               analysis_version=ANALYSIS_VERSION, editions=editions)
+        cached = code_buttons_get(key)
+    except RedisError:  # no editions, no caching: the buttons are built and not stored
+        logger.warning("code cache unavailable for message %s", message_id, exc_info=True)
+        return False
+    with transaction.atomic():
+        message = ChatMessage.objects.locked().select_related("conversation").get(pk=message_id)
+        record = message.hscode_analysis
+        if message.status != ChatMessage.Status.ANALYSING or "code_cache" in record:
+            return False
+        hit = cached is not None and not record["detail_buttons"]
+        record["code_cache"] = {"key": key, "editions": editions, "hit": hit}
+        if not hit:
+            message.save(update_fields=["hscode_analysis", "updated_at"])
+            return False
+        session_id = str(message.conversation_id)
+        for button_type in record["button_order"]:
+            _announce_button(message, _personalised(cached[button_type], record, session_id))
+        _complete(message)
+    return True
+
+
+def _personalised(data: dict, record: dict, session_id: str) -> dict:
+    """A cached button payload with this message's parts: its place in the order, and for the HS code button
+    the confidence, the source, the time and the conversation."""
+    data = copy.deepcopy(data)
+    data["priority"] = record["button_order"].index(data["buttonType"]) + 1
+    if data["buttonType"] == HS_CODE:
+        data["metadata"].update(confidence=round(float(record["classification_confidence"]), 4),
+                                analysisSource=record["analysis_source"], searchTime=contracts.now_iso())
+        data["actionData"]["queryParams"]["session_id"] = session_id
+    return data
 
 
 # --- the steps --------------------------------------------------------------------
@@ -319,11 +377,13 @@ def detail_page_prepare(message_id: int) -> list[str]:
         if message is None or message.status != ChatMessage.Status.ANALYSING:
             return []
         if message.hscode_analysis is None:
-            cached = detail_cache_get(message.content)
+            case_key = case_index_key()  # read once: for the question's key and for the analysis
+            key = question_key(message.content, analysis_version=ANALYSIS_VERSION, case_index=case_key)
+            cached = question_get(key)
             if cached is not None:
                 _serve_from_cache(message_id, cached)
                 return []
-            _analyse_and_store(message)
+            _analyse_and_store(message, question_cache_key=key, case_key=case_key)
         message.refresh_from_db(fields=["status", "hscode_analysis"])
         record = message.hscode_analysis
         if message.status == ChatMessage.Status.ANALYSING:
@@ -331,7 +391,10 @@ def detail_page_prepare(message_id: int) -> list[str]:
     if message.status != ChatMessage.Status.ANALYSING:
         return []
     done = {b["type"] for b in record["detail_buttons"]}
-    return [b for b in record.get("button_order", DEFAULT_ORDER) if b not in done]
+    todo = [b for b in record.get("button_order", DEFAULT_ORDER) if b not in done]
+    if todo and _code_cache_applies(record) and _code_buttons_serve(message_id):
+        return []
+    return todo
 
 
 def _add_costs(message_id: int, queries: int, cpu_s: float) -> None:
@@ -345,10 +408,11 @@ def _add_costs(message_id: int, queries: int, cpu_s: float) -> None:
         message.save(update_fields=["hscode_analysis"])
 
 
-def _analyse_and_store(message: ChatMessage) -> None:
+def _analyse_and_store(message: ChatMessage, *, question_cache_key: str = "",
+                       case_key: tuple | None = None) -> None:
     started_iso, started = contracts.now_iso(), time.monotonic()
     waiting_since = message.waiting_since or message.created_at
-    analysis = message_analyse(message.content)
+    analysis = message_analyse(message.content, case_key=case_key)
     candidates = [c.to_dict() for c in analysis.candidates]
     outcome = None
     if context7_enabled() and (analysis.product_name or analysis.explicit is not None):
@@ -361,6 +425,7 @@ def _analyse_and_store(message: ChatMessage) -> None:
                              choice=message.person_choice)
     record["processing_metadata"]["processing_time_ms"] = int((time.monotonic() - started) * 1000)
     record["fallback_used"] = bool(outcome and outcome.error)
+    record["question_key"] = question_cache_key
     offered = _candidate_buttons(record, analysis, str(message.conversation_id))
 
     with transaction.atomic():
@@ -540,7 +605,7 @@ def _complete(message: ChatMessage) -> None:
             confidence=record["classification_confidence"],
             analysis_source=record["analysis_source"],
             fallback_used=record["fallback_used"],
-            cache_hit=record.get("cache_hit", False),
+            cache_hit=record.get("cache_hit", False) or (record.get("code_cache") or {}).get("hit", False),
             context7_calls=context7_performance.get("total_api_calls", 0),
             context7_latency_ms=context7_performance.get("total_duration_ms", 0),
             database_queries=record["processing_metadata"]["database_queries"],
@@ -552,8 +617,9 @@ def _complete(message: ChatMessage) -> None:
         ),
     )
     _task_b_finish(message, "completed")
-    # Only a resolved code from the text alone is reused for the same question (never a person's own pick).
-    if not record.get("cache_hit") and record["resolved"] is not None and record["analysis_source"] != PERSON:
+    # Only a resolved code from the text alone is reused (never a person's own pick), and nothing from an error:
+    # an analysis whose Context7 lookup failed is not stored, so the next asker gets a real lookup.
+    if not record.get("cache_hit") and _code_cache_applies(record) and not record.get("fallback_used"):
         transaction.on_commit(lambda: _detail_cache_put(message))
 
 

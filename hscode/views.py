@@ -37,6 +37,7 @@ from trade.tasks import nitemtrade_fetch_task
 
 from .analysis.nomenclature import HSEntry, get_nomenclature
 from .analysis.notation import CodeMention, normalize_code
+from .cache import detail_page_data
 from .forms import DutyEstimateForm
 from .regulations import regulation_findings, regulation_summary
 from .selectors_pages import jurisdiction_covers, normalize_country, recent_questions_for_code
@@ -177,7 +178,7 @@ def hscode_detail(request: HttpRequest, code: str) -> HttpResponse:
         "siblings": [{"entry": e, "name_ko": korean_names.get(e.code, "")} for e in siblings],
         "children": [{"entry": e, "name_ko": korean_names.get(e.code, "")} for e in children],
         "standards": standards,
-        "statistics": statistics_availability(_statistics_code(mention)),
+        "statistics": _statistics_availability(_statistics_code(mention)),
         "show_questions": request.user.is_active and request.user.is_staff,
     }
     if context["show_questions"]:
@@ -319,6 +320,10 @@ def _korea_requirements(mention: CodeMention) -> dict:
     }
 
 
+def _statistics_availability(code: str) -> dict:
+    return detail_page_data("statistics_availability", code, lambda: statistics_availability(code))
+
+
 def _statistics_code(mention: CodeMention) -> str:
     """A 10-digit national code is looked up as typed (관세청 lines); other forms by the HS code."""
     return mention.full_digits if len(mention.full_digits) == 10 else mention.code
@@ -331,7 +336,7 @@ def statistics(request: HttpRequest) -> HttpResponse:
     period, period_ok = parse_period(request.GET.get("period"))
     code = _statistics_code(mention)
     live_fetch = _nitemtrade_fetch(mention)
-    report = statistics_report(code, period)
+    report = detail_page_data("statistics_report", code, lambda: statistics_report(code, period), variant=period)
     series = [{"series": s, "chart": bar_chart(s.periods)} for s in report.series]
     context = {
         "mention": mention,
@@ -343,7 +348,7 @@ def statistics(request: HttpRequest) -> HttpResponse:
         "period_raw": (request.GET.get("period") or "")[:16],
         "report": report,
         "series_list": series,
-        "availability": statistics_availability(code),
+        "availability": _statistics_availability(code),
         "scope_code": _dotted_digits(report.scope.code),
         "scope_lines": [_dotted_digits(c) for c in report.scope.codes],
         "lookup_url": reverse("hscode:statistics"),

@@ -45,6 +45,7 @@ from chat.metrics import TASK_NAMES
 from chat.models import AnalysisReview, ChatMessage, ReprocessRun
 from customs.live_services import SOURCE_NAMES, service_client, service_configured
 from customs.selectors import requirements_oldest_fetch
+from hscode.cache import cache_stats
 from hscode.context7 import context7_enabled, get_client
 
 logger = logging.getLogger(__name__)
@@ -247,6 +248,24 @@ def collect_kcs() -> Iterator[Metric]:
                             value=(timezone.now() - stored).total_seconds() if stored is not None else 0.0)
 
 
+def collect_caches() -> Iterator[Metric]:
+    """Hits and misses of each answer cache, labelled by cache: "question" (an identical repeat), "code_buttons"
+    (any question about a code whose buttons are cached) and "context7" (the documentation lookups)."""
+    stats = cache_stats()
+    context7 = get_client().stats()
+    stats["context7"] = {"hits": context7.get("cache_hits", 0), "misses": context7.get("cache_misses", 0)}
+    hits = CounterMetricFamily("tradechat_cache_hits", "Lookups answered by the cache", labels=["cache"])
+    misses = CounterMetricFamily("tradechat_cache_misses", "Lookups the cache could not answer", labels=["cache"])
+    ratio = GaugeMetricFamily("tradechat_cache_hit_ratio", "Hits / lookups since Redis started (seed 001 KPI: 0.7)",
+                              labels=["cache"])
+    for name, counts in stats.items():
+        hits.add_metric([name], counts["hits"])
+        misses.add_metric([name], counts["misses"])
+        lookups = counts["hits"] + counts["misses"]
+        ratio.add_metric([name], counts["hits"] / lookups if lookups else 0.0)
+    yield from (hits, misses, ratio)
+
+
 def collect_queues() -> Iterator[Metric]:
     url = settings.CELERY_BROKER_URL
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -275,6 +294,7 @@ SECTIONS = {
     "feedback": collect_feedback,
     "context7": collect_context7,
     "kcs": collect_kcs,
+    "caches": collect_caches,
     "queues": collect_queues,
 }
 

@@ -64,6 +64,15 @@ def hsk_table(transactional_db):
     shipped_data_ensure()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_data_editions():
+    """Each test starts with new data editions, so nothing cached by an earlier test (whose rows were rolled back
+    or flushed) is served to it (hscode/cache.py)."""
+    from customs.editions import editions_renew
+
+    editions_renew()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     from django.conf import settings

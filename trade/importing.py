@@ -32,6 +32,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from customs.editions import TRADE, edition_bump
 from hscode.analysis.nomenclature import get_nomenclature
 
 from .models import TradeFlow
@@ -478,4 +479,6 @@ def load_records(
             )
             if progress:
                 progress(len(batch))
+        if to_write:
+            edition_bump(TRADE)
     return LoadResult(created=created, updated=updated, unchanged=len(records) - created - updated)

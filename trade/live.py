@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from customs.editions import TRADE, edition_bump
 from customs.live_services import service_client, service_configured
 from kcs import live
 from kcs.client import fetch_trade
@@ -149,6 +150,7 @@ def _store(hs6: str, first: str, answer: live.TradeAnswer) -> None:
                 hs_code=hs6, month=month, defaults={"row_count": counts.get(month, 0), "fetched_at": now}
             )
             month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        edition_bump(TRADE, hs6)
 
 
 def nitemtrade_refresh_all(*, progress=None) -> dict[str, int]:

@@ -102,7 +102,7 @@ def test_metrics_count_messages_latencies_tasks_reviews_and_runs_from_the_databa
     assert m[("tradechat_reviews_total", (("verdict", "correct"),))] == 0
     assert m[("tradechat_reprocess_runs_total", (("state", "done"),))] == 1
     assert m[("tradechat_messages_stuck", ())] == 0
-    for section in ("messages", "tasks", "operators", "context7", "queues"):
+    for section in ("messages", "tasks", "operators", "context7", "queues", "caches"):
         assert m[("tradechat_scrape_section_up", (("section", section),))] == 1, section
     assert ("tradechat_celery_queue_length", (("queue", "bulk"),)) in m
 
@@ -183,3 +183,25 @@ async def test_work_done_in_the_worker_shows_in_a_scrape_of_daphne(chat_client, 
     assert m[("tradechat_detail_page_duration_seconds_count", ())] >= 1
     assert m[("tradechat_task_duration_seconds_count", (("task", "detail_page_preparation"),))] >= 1
     assert all(v == 1 for (name, _), v in m.items() if name == "tradechat_scrape_section_up")
+
+
+def test_hits_and_misses_of_each_cache_are_counters_labelled_by_cache():
+    from hscode.cache import CODE_BUTTONS, QUESTION, cache_count
+
+    def counts(m, name):
+        return m[("tradechat_cache_hits_total", (("cache", name),))], m[("tradechat_cache_misses_total",
+                                                                         (("cache", name),))]
+
+    before = _get()
+    for hit in (True, True, True, False):
+        cache_count(CODE_BUTTONS, hit=hit)
+    cache_count(QUESTION, hit=False)
+    m = _get()
+    code_hits, code_misses = counts(before, CODE_BUTTONS)
+    assert counts(m, CODE_BUTTONS) == (code_hits + 3, code_misses + 1)
+    question_hits, question_misses = counts(before, QUESTION)
+    assert counts(m, QUESTION) == (question_hits, question_misses + 1)
+    ratio = (code_hits + 3) / (code_hits + code_misses + 4)
+    assert m[("tradechat_cache_hit_ratio", (("cache", CODE_BUTTONS),))] == pytest.approx(ratio)
+    assert ("tradechat_cache_hits_total", (("cache", "context7"),)) in m
+    assert m[("tradechat_scrape_section_up", (("section", "caches"),))] == 1
