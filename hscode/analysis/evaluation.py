@@ -14,7 +14,15 @@ import time
 from collections.abc import Iterable
 
 from .analyse import CONFIDENCE_THRESHOLD, analyse_text, warm_up
-from .calibration import MIN_FIT_ROWS, UNMEASURED_CAP, apply_knots, calibration_input, isotonic_knots, text_kind
+from .calibration import (
+    MEASURED_KINDS,
+    MIN_FIT_ROWS,
+    UNMEASURED_CAP,
+    apply_knots,
+    calibration_input,
+    isotonic_knots,
+    text_kind,
+)
 from .cases import AnyCaseIndex, Case, CaseIndex
 from .text import clean, detect_language
 
@@ -194,6 +202,7 @@ def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "import", base_ca
         fold_records = score_rows(test, index)
         for record in fold_records:
             record["fold"] = number
+            record["corpus"] = source
         records.extend(fold_records)
         if progress is not None:
             progress(number, k, len(index), len(test))
@@ -226,7 +235,7 @@ def score_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[dict]:
                 "top1_4": bool(top and top[:4] == gold[:4]),
                 "top1_2": bool(top and top[:2] == gold[:2]),
                 "evidence": analysis.candidates[0].source if codes else "lexical",
-                "kind": text_kind(text),
+                "kind": analysis.calibration_kind or text_kind(text),
                 "features": dict(analysis.calibration_features),
             }
         )
@@ -284,6 +293,8 @@ def calibration_pairs(records: list[dict]) -> dict[tuple[str, str, str], list[tu
     for r in records:
         if r["top"] is None or r["evidence"] == "explicit":
             continue  # a typed code is 1.0 by rule, not by fit
+        if r["kind"] not in MEASURED_KINDS.get(r.get("corpus", ""), (r["kind"],)):
+            continue  # this corpus does not measure this kind of text
         groups.setdefault((r["lang"], r["evidence"], r["kind"]), []).append(
             (calibration_input(r["evidence"], r["features"]), bool(r["top1_6"]), int(r.get("fold", 0)))
         )
