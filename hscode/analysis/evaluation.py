@@ -29,6 +29,7 @@ from .text import clean, detect_language
 EVIDENCE_SOURCES = ("explicit", "review", "cases", "lexical")
 
 BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
+HIGH_CONFIDENCE = 0.8  # "confidence >= 0.8 is right at least 80 % of the time" (issue 15)
 
 
 def read_jsonl(path: str) -> list[dict]:
@@ -104,7 +105,7 @@ def _summary(records: list[dict]) -> dict:
                 "accuracy": round(sum(r["top1_6"] for r in band) / len(band), 4) if band else None,
             }
         )
-    high = [r for r in records if r["top"] is not None and r["conf"] >= 0.8]
+    high = [r for r in records if r["top"] is not None and r["conf"] >= HIGH_CONFIDENCE]
     chosen = [r for r in records if r["chosen"]]
     return {
         "n": n,
@@ -125,6 +126,14 @@ def _summary(records: list[dict]) -> dict:
             "accuracy": round(sum(r["top1_6"] for r in chosen) / len(chosen), 4) if chosen else None,
         },
     }
+
+
+def high_confidence_rule(summary: dict) -> str:
+    """The rule of issue 15 on one evaluation: predictions at confidence >= 0.8 exist and >= 80 % are right."""
+    high = summary["conf_ge_0_8"]
+    if not high["n"]:
+        return "no prediction at >= 0.8"
+    return "met" if high["accuracy"] >= HIGH_CONFIDENCE else "missed"
 
 
 def evaluate(rows: list[dict], cases: AnyCaseIndex | None = None) -> dict:
@@ -261,7 +270,7 @@ def format_report(result: dict) -> str:
         acc = "-" if high["accuracy"] is None else f"{high['accuracy']:.1%}"
         chosen = s["chosen"]
         cacc = "-" if chosen["accuracy"] is None else f"{chosen['accuracy']:.1%}"
-        lines.append(f"  confidence >= 0.8: n={high['n']} accuracy@6={acc}")
+        lines.append(f"  confidence >= 0.8: n={high['n']} accuracy@6={acc} (rule: {high_confidence_rule(s)})")
         lines.append(
             f"  chosen (confidence >= {chosen['threshold']}): coverage={chosen['coverage']:.1%} accuracy@6={cacc}"
         )
