@@ -285,8 +285,6 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         ("case_strength", round(strength, 4)),
         ("case_share", round(share, 4)),
         ("case_similarity", round(case_sim, 4)),
-        # the case vote and the nomenclature's own best match name the same code
-        ("agree", 1.0 if candidates and lexical_top is not None and candidates[0].code == lexical_top.code else 0.0),
     )
     kind = text_kind(query_text)
     lexicon_exact = bool(candidates) and candidates[0].source == "lexical" and candidates[0].code == exact_code

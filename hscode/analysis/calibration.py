@@ -137,12 +137,14 @@ def is_long(text: str) -> bool:
 
 
 def is_record(text: str) -> bool:
-    """Written as an import declaration's trade-name record: fields separated by ';', or Latin letters in
-    capitals only ("PISTON CLUTCH ; 4563026000 ; RKOREA")."""
-    if ";" in text:
-        return True
-    letters = [ch for ch in text if ch.isascii() and ch.isalpha()]
-    return len(letters) >= 3 and not any(ch.islower() for ch in letters)
+    """Written as an import declaration's trade-name record: mostly Latin letters, with fields separated by ';'
+    or in capitals only ("PISTON CLUTCH ; 4563026000 ; RKOREA"). A Korean description naming "PET" or using ';'
+    is no record."""
+    latin = [ch for ch in text if ch.isascii() and ch.isalpha()]
+    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
+    if len(latin) < 3 or hangul >= len(latin):
+        return False
+    return ";" in text or not any(ch.islower() for ch in latin)
 
 
 def text_kind(text: str) -> str:

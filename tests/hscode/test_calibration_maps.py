@@ -47,8 +47,8 @@ def test_a_stratum_never_measured_is_not_claimed(monkeypatch):
         ("household tape dispensers", "short"),
         ("냉동 삼겹살", "short"),
         ("a power tool kit that includes a rechargeable drill, a worklight, a charger and a bag", "long"),
-        ("천연꿀에 로즈허니 프리믹스를 첨가한 황색계 투명 페이스트상을 "
-         "유리병에 소매포장한 것 - 용도 : 식용(빵에 발라 먹는 용도)", "long"),
+        ("천연꿀 91.67 %에 로즈허니 프리믹스 8.33 %(천연꿀, 히비스커스추출물, 장미유)를 첨가한 황색계 "
+         "투명 페이스트상을 유리병에 소매포장한 것 - 용도 : 식용(빵에 발라 먹는 용도)", "long"),
     ],
 )
 def test_a_declaration_record_is_a_kind_of_text_of_its_own(text, kind):
