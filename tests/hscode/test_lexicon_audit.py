@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from django.core.management import call_command
+
 from hscode.analysis.lexicon_audit import LexiconProbe, evaluation_only_entries, reference_texts
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "kcs"
@@ -32,3 +34,13 @@ def test_the_reference_texts_hold_the_shipped_corpora_and_the_nomenclatures_name
     texts = reference_texts([str(DATA / "hs_cases_kcs_rulings_ko.jsonl")], str(DATA / "hsk_2025_kcs.csv"))
     assert len(texts) > 359 + 11_000
     assert any("냉동" in t for t in texts) and any("Horses, asses, mules and hinnies; live" in t for t in texts)
+
+
+def test_the_command_lists_an_entry_no_shipped_or_nomenclature_text_contains(tmp_path, capsys):
+    rows = tmp_path / "eval.jsonl"
+    rows.write_text('{"text": "냉동 소파패드", "hs6": "630493"}\n', encoding="utf-8")
+    call_command("audit_lexicon", str(rows))
+    lines = capsys.readouterr().out.splitlines()
+    assert "ko\t소파패드\tproduct\t6304\trows 1" in lines
+    assert not any(line.startswith("ko\t냉동\t") for line in lines)  # frozen goods fill the shipped corpora
+    assert any(line.startswith("ko: ") and line.endswith("fire only on the evaluation rows") for line in lines)
