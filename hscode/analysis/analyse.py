@@ -28,6 +28,7 @@ from .calibration import (
     calibrate,
     calibration_input,
     candidate_confidences,
+    is_long,
     text_kind,
 )
 from .cases import AnyCaseIndex, CaseIndex, CaseRef
@@ -103,6 +104,8 @@ class TextAnalysis:
     similar_cases: tuple[CaseRef, ...] = ()
     # what the top confidence was computed from (for calibration and evaluation)
     calibration_features: tuple[tuple[str, float], ...] = ()
+    # the kind of text its calibration map is fitted on (calibration.text_kind)
+    calibration_kind: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -253,7 +256,7 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
     if cases is not None and len(cases) and query_text.strip():
         votes = cases.vote(query_text, words=features_of(query_text, language, query, morphs))
         # the Korean case weight was chosen on ruling-length descriptions; short texts keep the default
-        weight = CASE_WEIGHT.get(language, 1.0) if text_kind(query_text) == "long" else 1.0
+        weight = CASE_WEIGHT.get(language, 1.0) if is_long(query_text) else 1.0
         candidates, strength = _merge_cases(candidates, votes, prefix, weight)
         verdict = _staff_verdict_on_this_text(votes, prefix)
         if verdict is not None:
@@ -283,12 +286,12 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         ("case_share", round(share, 4)),
         ("case_similarity", round(case_sim, 4)),
     )
+    kind = text_kind(query_text)
     lexicon_exact = bool(candidates) and candidates[0].source == "lexical" and candidates[0].code == exact_code
     if candidates and candidates[0].source in ("cases", "lexical") and not lexicon_exact:
         # (the lexicon-exact rule keeps its own fixed confidence, docs/classifier.md "Calibration rule")
         top = candidates[0]
-        calibrated = calibrate(calibration_input(top.source, dict(calibration_features)), language, top.source,
-                               text_kind(query_text))
+        calibrated = calibrate(calibration_input(top.source, dict(calibration_features)), language, top.source, kind)
         candidates = [Candidate(top.code, top.description, calibrated, top.source, top.evidence)] + [
             Candidate(c.code, c.description, min(c.confidence, calibrated), c.source, c.evidence)
             for c in candidates[1:]
@@ -325,6 +328,7 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         product_name=product_name,
         similar_cases=similar if candidates and candidates[0].source != "explicit" else (),
         calibration_features=calibration_features,
+        calibration_kind=kind,
     )
 
 

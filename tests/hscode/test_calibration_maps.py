@@ -2,7 +2,10 @@
 
 import itertools
 
+import pytest
+
 from hscode.analysis import calibration
+from hscode.analysis.analyse import analyse_text
 from hscode.analysis.calibration import (
     CONFIDENCE_THRESHOLD,
     UNMEASURED_CAP,
@@ -11,7 +14,8 @@ from hscode.analysis.calibration import (
     isotonic_knots,
     text_kind,
 )
-from hscode.analysis.evaluation import cross_fitted_reliability, fitted_maps
+from hscode.analysis.cases import Case, CaseIndex
+from hscode.analysis.evaluation import calibration_pairs, cross_fitted_reliability, fitted_maps, high_confidence_rule
 
 
 def test_a_band_says_less_than_its_observed_accuracy_when_it_has_few_rows():
@@ -33,6 +37,57 @@ def test_a_stratum_never_measured_is_not_claimed(monkeypatch):
     assert calibrate(0.95, "en", "cases", "short") == 0.85
     assert calibrate(0.95, "ko", "cases", "short") == UNMEASURED_CAP < CONFIDENCE_THRESHOLD
     assert text_kind("Frozen beef chuck roll") == "short" and text_kind("x" * 200) == "long"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("PISTON CLUTCH", "record"),
+        ("Parts of gear boxes; PARKING GEAR; 43972 2N000", "record"),
+        ("household tape dispensers", "short"),
+        ("냉동 삼겹살", "short"),
+        ("a power tool kit that includes a rechargeable drill, a worklight, a charger and a bag", "long"),
+        ("천연꿀 91.67 %에 로즈허니 프리믹스 8.33 %(천연꿀, 히비스커스추출물, 장미유)를 첨가한 황색계 "
+         "투명 페이스트상을 유리병에 소매포장한 것 - 용도 : 식용(빵에 발라 먹는 용도)", "long"),
+    ],
+)
+def test_a_declaration_record_is_a_kind_of_text_of_its_own(text, kind):
+    assert text_kind(text) == kind
+
+
+def test_english_free_text_borrows_no_map_from_trade_names_and_claims_nothing():
+    # the shipped maps: English trade names measure the record kind only; the project ships no English rulings
+    assert ("en", "cases", "record") in calibration.CALIBRATION_MAPS
+    assert not any(lang == "en" and kind != "record" for lang, _source, kind in calibration.CALIBRATION_MAPS)
+    assert calibrate(0.99, "en", "cases", "short") < CONFIDENCE_THRESHOLD
+    assert calibrate(0.99, "en", "cases", "long") < CONFIDENCE_THRESHOLD
+    index = CaseIndex([Case("household tape dispensers of plastics", "392490")])
+    analysis = analyse_text("household tape dispensers", index)
+    assert analysis.candidates[0].code == "392490" and analysis.chosen is None
+
+
+def test_a_corpus_fits_only_the_kinds_of_text_it_measures():
+    records = [dict(r, corpus="kcs_names", kind=kind) for kind in ("record", "short")
+               for r in _records(1, True, 60) + _records(2, True, 60)]
+    assert {kind for _lang, _source, kind in calibration_pairs(records)} == {"record"}
+    rulings = [dict(r, corpus="kcs_ruling", lang="ko", kind="long") for r in _records(1, True, 10)]
+    assert {key for key in calibration_pairs(rulings)} == {("ko", "cases", "long")}
+
+
+@pytest.mark.parametrize(("right_of_200", "claims_0_8"), [(190, True), (164, False)])
+def test_a_band_says_0_8_only_where_its_rows_bear_it_out(right_of_200, claims_0_8):
+    # 95 % right on 200 rows earns >= 0.8; 82 % does not (its lower bound is below 0.8)
+    (knot,) = isotonic_knots([(0.9, i < right_of_200) for i in range(200)])
+    assert (knot[1] >= 0.8) is claims_0_8
+
+
+def test_the_rule_on_an_evaluation_needs_a_prediction_at_0_8_and_80_percent_of_them_right():
+    def summary(n, accuracy):
+        return {"conf_ge_0_8": {"n": n, "accuracy": accuracy}}
+
+    assert high_confidence_rule(summary(0, None)) == "no prediction at >= 0.8"
+    assert high_confidence_rule(summary(10, 0.8)) == "met"
+    assert high_confidence_rule(summary(3, 0.0)) == "missed"
 
 
 def _records(fold: int, right: bool, n: int) -> list[dict]:

@@ -1,9 +1,12 @@
 """python manage.py fit_calibration [--limit-per-fold N] -- fit the confidence maps on out-of-fold predictions.
 
 Both shipped case corpora are scored by k-fold (each fold with an index of the other folds plus the other
-corpus), with the maps switched off. Per language and source of evidence an isotonic map from raw confidence to
-observed accuracy is fitted on all of them and written to hscode/data/calibration.json, with the cross-fitted
-reliability table (each half of the folds scored by a map fitted on the other half). The dev files are not used.
+corpus), with the maps switched off. Per language, source of evidence and kind of text an isotonic map from raw
+confidence to observed accuracy is fitted on them and written to hscode/data/calibration.json, with the
+cross-fitted reliability table (each half of the folds scored by a map fitted on the other half). A corpus measures
+only the kinds of text it holds (calibration.MEASURED_KINDS: the trade names measure declaration records, the
+rulings free text); a kind no corpus measures gets no map and is capped below the claim threshold. The dev files
+are not used.
 """
 
 import datetime as dt
@@ -55,8 +58,8 @@ class Command(BaseCommand):
         reliability = cross_fitted_reliability(records)
         data = {
             "fitted": dt.date.today().isoformat(),
-            "method": f"{options['folds']}-fold over the shipped KCS case corpora; isotonic per (language, source); "
-            "reliability cross-fitted (odd/even folds)",
+            "method": f"{options['folds']}-fold over the shipped KCS case corpora; isotonic per (language, source, "
+            "kind of text), each corpus only for the kinds it measures; reliability cross-fitted (odd/even folds)",
             "rows": len(records),
             "maps": fitted_maps(records),
             "reliability": reliability,
