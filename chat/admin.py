@@ -17,6 +17,9 @@ from django.db.models.functions import Substr
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 
+from conversations.models import ChatMessage, Conversation, ConversationEvent
+from conversations.task_metrics import TASK_NAMES
+from hscode.models import AnalysisReview, ReprocessRun
 from hscode.reprocessing import (
     OperatorError,
     code_digits,
@@ -25,9 +28,6 @@ from hscode.reprocessing import (
     review_record,
     review_validate,
 )
-
-from .metrics import TASK_NAMES
-from .models import AnalysisReview, ChatMessage, Conversation, ConversationEvent, ReprocessRun
 
 JSON_FIELDS = ("hscode_analysis", "context7_analysis", "sse_bookmark_data", "parallel_task_metrics")
 CODE_LIKE = re.compile(r"(?i)(hs\s*)?[\d.\-\s]{2,}")

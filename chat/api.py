@@ -36,6 +36,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from conversations.models import ChatMessage, Conversation
+from conversations.selectors import Owner, conversation_list_for_owner
+from hscode.models import AnalysisReview, ReprocessRun
 from hscode.reprocessing import (
     SOURCES,
     OperatorError,
@@ -46,9 +49,7 @@ from hscode.reprocessing import (
     source_q,
 )
 
-from .models import AnalysisReview, ChatMessage, Conversation, ReprocessRun
 from .ratelimit import RateLimited, owner_rate_key, rate_check
-from .selectors import Owner, conversation_list_for_owner
 from .services import conversation_create
 
 

@@ -1,6 +1,6 @@
 """The wire contract: event names, the shape of every event's `data`, and frame builders.
 
-Names and `data` fields follow seed 002 exactly; tests/chat/test_contracts.py
+Names and `data` fields follow seed 002 exactly; tests/conversations/test_contracts.py
 validates these schemas against the seed's own examples and every builder's
 output against the schemas. Extend, never break.
 """

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from chat.contracts import now_iso
+from conversations.contracts import now_iso
 from customs.live_services import requirements_service
 from customs.selectors import hsk_names_by_hs6, requirement_laws
 from trade.live import nitemtrade_connected

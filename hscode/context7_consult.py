@@ -189,7 +189,7 @@ def _forget_after_fork() -> None:
     _library_ids.clear()
 
 
-setting_changed.connect(_on_setting_changed, dispatch_uid="hscode.context7.reset_clients")
+setting_changed.connect(_on_setting_changed, dispatch_uid="hscode.context7_consult.reset_clients")
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 

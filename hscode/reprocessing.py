@@ -39,11 +39,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from chat.models import AnalysisReview, ChatMessage, ReprocessRun, SearchHistory
+from conversations.models import ChatMessage, SearchHistory
 
 from .analysis.notation import normalize_code
 from .analysis.text import clean, detect_language
-from .models import ClassificationCase, case_text_hash
+from .models import AnalysisReview, ClassificationCase, ReprocessRun, case_text_hash
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from chat.models import ChatMessage
+from conversations.models import ChatMessage
 
 # The 27 EU member states (ISO 3166-1 alpha-2; Greece also as the EU's "EL"). An EU regulation
 # applies in each of them; the EEA states and Switzerland are not listed because the standards'

@@ -22,20 +22,22 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy, override
 
-from chat import contracts
-from chat.events import event_emit
-from chat.llm import LlmConfig
-from chat.metrics import task_metrics_record
-from chat.models import ChatMessage, ConversationEvent, SearchHistory
+from conversations import contracts
+from conversations.events import event_emit
+from conversations.models import ChatMessage, ConversationEvent, SearchHistory
+from conversations.recovery import task_metrics_failed_after_commit
+from conversations.task_metrics import task_metrics_record
+from llm_client import LlmConfig
 
 from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
 from .analysis.nomenclature import get_nomenclature
 from .analysis.text import clean, detect_language
 from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order, candidate_button, candidate_names
-from .context7 import context7_consult, context7_enabled, context7_error_event_data
+from .context7_consult import context7_consult, context7_enabled, context7_error_event_data
 from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions, follow_up_texts
 from .models import ClassificationCase, case_text_hash
 from .rerank import llm_rerank
@@ -670,3 +672,27 @@ def message_code_choose(*, conversation_id, message_id: int, hscode: object) -> 
     for button_type in record["button_order"]:
         detail_button_ready(message_id, button_type)
     return True
+
+
+def message_buttons_give_up(message: ChatMessage) -> None:
+    """The buttons step ran out of attempts (conversations/recovery.py): end the person's wait with the seed 002
+    §7 error. Called with the message locked, inside the transaction that records the failure."""
+    if message.status not in (ChatMessage.Status.PENDING, ChatMessage.Status.ANALYSING):
+        return
+    record = message.hscode_analysis or {}
+    since = message.waiting_since or message.created_at
+    message.status = ChatMessage.Status.FAILED
+    message.detail_page_processing_time = max(0, int((timezone.now() - since).total_seconds() * 1000))
+    message.save(update_fields=["status", "detail_page_processing_time", "updated_at"])
+    event_emit(
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+        event=contracts.BUTTONS_ERROR,
+        data=contracts.processing_failed_error_data(
+            buttons_generated=len(record.get("detail_buttons") or []),
+            hscode_detected=record.get("detected_hscode"),
+            confidence_score=float(record.get("classification_confidence") or 0.0),
+            max_retries=settings.CHAT_STEP_MAX_ATTEMPTS,
+        ),
+    )
+    task_metrics_failed_after_commit(message.pk, "task_b")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from chat.models import MessageStep
-from chat.recovery import step_claim
 from config.celery import DB_RETRY
+from conversations.models import MessageStep
+from conversations.recovery import step_claim
 
 from .services import detail_button_ready, detail_page_prepare
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chat import contracts
+from conversations import contracts
 
 SEED = json.loads((Path(__file__).with_name("seed_002_examples.json")).read_text(encoding="utf-8"))
 

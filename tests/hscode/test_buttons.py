@@ -8,14 +8,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chat import contracts
+from conversations import contracts
 from hscode.analysis.analyse import analyse_text
 from hscode.buttons import button_build, button_order, candidate_button, regulation_button, statistics_button
 from hscode.regulations import regulation_summary
 from hscode.services import analysis_record
-from tests.chat.test_contracts import _assert_covers, _shape
+from tests.conversations.test_contracts import _assert_covers, _shape
 
-SEED = json.loads((Path(__file__).parents[1] / "chat" / "seed_002_examples.json").read_text(encoding="utf-8"))
+SEED = json.loads((Path(__file__).parents[1] / "conversations" / "seed_002_examples.json").read_text(encoding="utf-8"))
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ import pytest
 import websockets
 from django.test import Client
 
-from chat.models import ChatMessage, Conversation, ConversationEvent
 from config.websocket import SEND_BUFFER_FULL
+from conversations.models import ChatMessage, Conversation, ConversationEvent
 from tests.conftest import side_stack
 from tests.support.live import ChatClient
 

@@ -8,8 +8,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
-from chat.models import AnalysisReview
 from hscode.analysis.text import clean, detect_language
+from hscode.models import AnalysisReview
 from hscode.reprocessing import latest_reviews
 
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from chat.models import ChatMessage, ReprocessRun
+from conversations.models import ChatMessage
+from hscode.models import ReprocessRun
 from hscode.reprocessing import (
     FINAL_STATES,
     SOURCES,
