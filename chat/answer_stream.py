@@ -114,7 +114,7 @@ class _DeltaWriter:
                 conversation_id=self.user.conversation_id,
                 message_id=self.user.pk,
                 event=contracts.ANSWER_DELTA,
-                data={"delta": self.pending, "index": index},
+                data=contracts.answer_delta_data(delta=self.pending, index=index),
             )
         self.announced += self.pending
         self.pending = ""
@@ -139,15 +139,9 @@ class _DeltaWriter:
                 conversation_id=self.user.conversation_id,
                 message_id=self.user.pk,
                 event=contracts.ANSWER_COMPLETE,
-                data={
-                    "content": final,
-                    "timestamp": contracts.now_iso(),
-                    "assistant_message_id": assistant.pk,
-                    "stopped": self.stopped,
-                    "replaced": self.diverged,
-                    "backend": backend,
-                    "fallback": fallback,
-                },
+                data=contracts.answer_complete_data(content=final, assistant_message_id=assistant.pk,
+                                                    stopped=self.stopped, replaced=self.diverged, backend=backend,
+                                                    fallback=fallback),
             )
         cache.delete(_stop_key(self.user.conversation_id, self.user.pk))
         return status

@@ -260,32 +260,32 @@ def analysis_record(analysis: TextAnalysis, *, started_iso: str, elapsed_ms: int
     """
     candidates = candidates if candidates is not None else [c.to_dict() for c in analysis.candidates]
     resolved, source, confidence = _resolved(analysis, candidates, choice)
-    return {
-        "detected_hscode": resolved["display"] if resolved else None,
-        "product_name": analysis.product_name,
-        "classification_confidence": round(float(confidence), 4),
-        "intent_detection": analysis.intent.to_dict(),
-        "detail_buttons": [],
-        "processing_metadata": {
+    return contracts.HscodeAnalysisRecord(
+        detected_hscode=resolved["display"] if resolved else None,
+        product_name=analysis.product_name,
+        classification_confidence=round(float(confidence), 4),
+        intent_detection=analysis.intent.to_dict(),
+        detail_buttons=[],
+        processing_metadata={
             "analysis_timestamp": started_iso,
             "processing_time_ms": elapsed_ms,
             "analysis_version": ANALYSIS_VERSION,
             "database_queries": 0,
         },
-        "analysis_source": source,
-        "language": analysis.language,
-        "resolved": resolved,
-        "hscode_candidates": candidates,
-        "invalid_codes": [
+        analysis_source=source,
+        language=analysis.language,
+        resolved=resolved,
+        hscode_candidates=candidates,
+        invalid_codes=[
             {"raw": m.raw, "reason": m.reason, "suggestions": list(m.suggestions)}
             for m in analysis.mentions
             if not m.valid
         ],
-        "needs_detail": list(analysis.needs_detail) if resolved is None else [],
-        "button_order": button_order(analysis.intent.primary_intent),
-        "fallback_used": False,
-        "cache_hit": False,
-    }
+        needs_detail=list(analysis.needs_detail) if resolved is None else [],
+        button_order=button_order(analysis.intent.primary_intent),
+        fallback_used=False,
+        cache_hit=False,
+    ).serialize()
 
 
 def _begin(message_id: int) -> ChatMessage | None:
@@ -482,13 +482,7 @@ def _elapsed_since(message: ChatMessage) -> int:
 def _announce_button(message: ChatMessage, data: dict) -> None:
     """Record the button on the (locked) message and emit it; fills the bookmark for a sure HS code."""
     record = message.hscode_analysis
-    stored = {"type": data["buttonType"], "url": data["url"], "title": data["title"], "priority": data["priority"],
-              "generated_at": contracts.now_iso(), "description": data["description"]}
-    if data["metadata"].get("candidate"):
-        meta = data["metadata"]
-        stored.update(candidate=True, hscode=meta["hscode"], confidence=meta["confidence"], nameKo=meta["nameKo"],
-                      nameEn=meta["nameEn"])
-    record["detail_buttons"].append(stored)
+    record["detail_buttons"].append(contracts.stored_button(data))
     event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTON_READY,
                data=data)
     sure = record["classification_confidence"] >= BOOKMARK_CONFIDENCE or record["analysis_source"] == PERSON
@@ -587,12 +581,11 @@ def detail_button_ready(message_id: int, button_type: str) -> bool:
         )
         if not snapshot or snapshot["status"] != ChatMessage.Status.ANALYSING or not snapshot["hscode_analysis"]:
             return False
-        if any(b["type"] == button_type for b in snapshot["hscode_analysis"]["detail_buttons"]):
+        stored = contracts.HscodeAnalysisRecord.parse(snapshot["hscode_analysis"])
+        if any(b["type"] == button_type for b in stored.detail_buttons):
             return False
         # Built outside the lock: it reads other tables and should not hold the message row.
-        data = button_build(
-            button_type, analysis=snapshot["hscode_analysis"], session_id=str(snapshot["conversation_id"])
-        )
+        data = button_build(button_type, analysis=stored, session_id=str(snapshot["conversation_id"]))
         with transaction.atomic():
             message = ChatMessage.objects.locked().select_related("conversation").get(pk=message_id)
             record = message.hscode_analysis
@@ -679,7 +672,7 @@ def message_buttons_give_up(message: ChatMessage) -> None:
     §7 error. Called with the message locked, inside the transaction that records the failure."""
     if message.status not in (ChatMessage.Status.PENDING, ChatMessage.Status.ANALYSING):
         return
-    record = message.hscode_analysis or {}
+    record = contracts.HscodeAnalysisRecord.parse(message.hscode_analysis) or contracts.HscodeAnalysisRecord()
     since = message.waiting_since or message.created_at
     message.status = ChatMessage.Status.FAILED
     message.detail_page_processing_time = max(0, int((timezone.now() - since).total_seconds() * 1000))
@@ -689,9 +682,9 @@ def message_buttons_give_up(message: ChatMessage) -> None:
         message_id=message.pk,
         event=contracts.BUTTONS_ERROR,
         data=contracts.processing_failed_error_data(
-            buttons_generated=len(record.get("detail_buttons") or []),
-            hscode_detected=record.get("detected_hscode"),
-            confidence_score=float(record.get("classification_confidence") or 0.0),
+            buttons_generated=len(record.detail_buttons or []),
+            hscode_detected=record.detected_hscode,
+            confidence_score=float(record.classification_confidence or 0.0),
             max_retries=settings.CHAT_STEP_MAX_ATTEMPTS,
         ),
     )
