@@ -106,7 +106,9 @@ class LiveStack:
             self._celery.conf.task_default_queue = "chat"
         return self._celery
 
-    def wait_for_workers(self, count: int, timeout: float = 60) -> None:
+    def wait_for_workers(self, count: int, timeout: float = 180) -> None:
+        # Generous: a worker builds its classifier indexes before it answers, which takes minutes on a loaded
+        # two-core machine under coverage.
         app = self.celery
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
