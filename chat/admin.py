@@ -291,22 +291,23 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="HS code")
     def detected_hscode(self, obj):
-        return (obj.hscode_analysis or {}).get("detected_hscode") or "—"
+        analysis = obj.analysis_record
+        return (analysis and analysis.detected_hscode) or "—"
 
     @admin.display(description="confidence")
     def confidence(self, obj):
-        value = (obj.hscode_analysis or {}).get("classification_confidence")
-        return "—" if value is None else f"{value:.2f}"
+        analysis = obj.analysis_record
+        return "—" if analysis is None else f"{analysis.classification_confidence:.2f}"
 
     @admin.display(description="source")
     def source(self, obj):
-        return (obj.hscode_analysis or {}).get("analysis_source") or "—"
+        analysis = obj.analysis_record
+        return (analysis and analysis.analysis_source) or "—"
 
     @admin.display(description="fallback", boolean=True)
     def fallback_used(self, obj):
-        if obj.hscode_analysis is None:
-            return None
-        return bool(obj.hscode_analysis.get("fallback_used"))
+        analysis = obj.analysis_record
+        return None if analysis is None else bool(analysis.fallback_used)
 
     @admin.display(description="time", ordering=F("detail_page_processing_time").asc(nulls_last=True))
     def processing_time(self, obj):

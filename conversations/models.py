@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import connection, models
 from django.db.models import Q
 
+from .contracts import HscodeAnalysisRecord
+
 
 class Conversation(models.Model):
     """A chat thread owned by a signed-in user or by an anonymous session."""
@@ -98,6 +100,11 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def analysis_record(self) -> HscodeAnalysisRecord | None:
+        """hscode_analysis, typed (None until analysed). Writers assign `record.serialize()` back."""
+        return HscodeAnalysisRecord.parse(self.hscode_analysis)
 
 
 class MessageStep(models.Model):
