@@ -78,7 +78,8 @@ class BenchStack:
         # Every bench client comes from 127.0.0.1: the abuse limits would measure themselves, not capacity.
         for name in ("CHAT_RATE_LIMIT_SESSION", "CHAT_RATE_LIMIT_IP", "CHAT_RATE_LIMIT_CONVERSATION_SESSION",
                      "CHAT_RATE_LIMIT_CONVERSATION_IP", "CHAT_RATE_LIMIT_REPLAY_SESSION", "CHAT_RATE_LIMIT_REPLAY_IP",
-                     "CHAT_RATE_LIMIT_NEW_SESSION_IP", "SSE_STREAMS_MAX_SESSION", "SSE_STREAMS_MAX_IP"):
+                     "CHAT_RATE_LIMIT_NEW_SESSION_IP", "CHAT_RATE_LIMIT_FEEDBACK_SESSION",
+                     "CHAT_RATE_LIMIT_FEEDBACK_IP", "SSE_STREAMS_MAX_SESSION", "SSE_STREAMS_MAX_IP"):
             env.setdefault(name, "0")
         env.update(self.extra_env)
         return env

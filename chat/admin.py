@@ -15,15 +15,19 @@ import re
 from django.contrib import admin, messages
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
-from django.db.models.functions import Substr
+from django.db.models.functions import Coalesce, Substr
 from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from conversations.admin import pretty_json
-from conversations.models import ChatMessage, ConversationEvent
+from conversations.models import AnswerFeedback, ChatMessage, ConversationEvent
 from conversations.task_metrics import TASK_NAMES
 from hscode.admin import AnalysisReviewInline, ReprocessRunInline, ReviewedFilter
 from hscode.models import AnalysisReview
 from hscode.reprocessing import OperatorError, code_digits, hscode_q, reprocess_request, review_record
+
+from .feedback import feedback_summary, review_queue_q
 
 JSON_FIELDS = ("hscode_analysis", "context7_analysis", "sse_bookmark_data", "parallel_task_metrics")
 CODE_LIKE = re.compile(r"(?i)(hs\s*)?[\d.\-\s]{2,}")
@@ -129,6 +133,33 @@ class DetectedCodeFilter(admin.SimpleListFilter):
         return queryset
 
 
+# A word beside the emoji: an admin's system without an emoji font still says which vote it is.
+VOTE_LABELS = {AnswerFeedback.Vote.UP: _("👍 도움 됨"), AnswerFeedback.Vote.DOWN: _("👎 도움 안 됨")}
+
+
+class FeedbackFilter(admin.SimpleListFilter):
+    """The owners' 👍/👎, on the person's message whose answer got it (that is where the analysis is reviewed), and
+    the review queue: 👎 that no staff review made after the vote has answered."""
+
+    title = _("답변 평가")
+    parameter_name = "feedback"
+    QUEUE = "queue"
+
+    def lookups(self, request, model_admin):
+        return [(self.QUEUE, _("👎 검토 대기 (검토 큐)")), ("down", VOTE_LABELS["down"]), ("up", VOTE_LABELS["up"]),
+                ("none", _("평가 없음"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.QUEUE:
+            return queryset.filter(review_queue_q())
+        if value in AnswerFeedback.Vote.values:
+            return queryset.filter(role=ChatMessage.Role.USER, answer__feedback__vote=value)
+        if value == "none":
+            return queryset.filter(role=ChatMessage.Role.USER, answer__feedback__isnull=True)
+        return queryset
+
+
 # --- inlines -------------------------------------------------------------------------
 
 
@@ -138,9 +169,9 @@ class DetectedCodeFilter(admin.SimpleListFilter):
 @admin.register(ChatMessage)
 class ChatMessageAdmin(admin.ModelAdmin):
     list_display = ("id", "short_content", "detected_hscode", "confidence", "source", "fallback_used",
-                    "processing_time", "status", "review", "created_at")
+                    "processing_time", "status", "review", "feedback_vote", "created_at")
     list_display_links = ("id", "short_content")
-    list_filter = ("status", DetectedCodeFilter, ConfidenceFilter, SourceFilter, FallbackFilter,
+    list_filter = ("status", FeedbackFilter, DetectedCodeFilter, ConfidenceFilter, SourceFilter, FallbackFilter,
                    ProcessingTimeFilter, ReviewedFilter, "role", "created_at")
     date_hierarchy = "created_at"
     search_fields = ("content",)
@@ -150,12 +181,13 @@ class ChatMessageAdmin(admin.ModelAdmin):
     inlines = [AnalysisReviewInline, ReprocessRunInline]
     readonly_fields = (
         "conversation", "reply_to", "role", "content", "status", "created_at", "updated_at",
-        "detail_page_processing_time", "analysis_summary", "event_timeline", "task_metrics",
+        "detail_page_processing_time", "analysis_summary", "answer_feedback", "event_timeline", "task_metrics",
         *(f"{name}_pretty" for name in JSON_FIELDS),
     )
     fieldsets = (
         (None, {"fields": ("conversation", "reply_to", "role", "content", "status", "created_at", "updated_at")}),
         ("Analysis", {"fields": ("analysis_summary", "detail_page_processing_time")}),
+        (_("답변 평가"), {"fields": ("answer_feedback",)}),
         ("Timeline of its events", {"fields": ("event_timeline",)}),
         ("Task metrics", {"fields": ("task_metrics",)}),
         ("Stored JSON (read-only)", {"fields": tuple(f"{name}_pretty" for name in JSON_FIELDS)}),
@@ -163,7 +195,19 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         newest = AnalysisReview.objects.filter(message=OuterRef("pk")).order_by("-created_at", "-id")
-        return super().get_queryset(request).annotate(latest_verdict=Subquery(newest.values("verdict")[:1]))
+        return super().get_queryset(request).annotate(
+            latest_verdict=Subquery(newest.values("verdict")[:1]),
+            # a person's message shows its answer's vote; an answer its own
+            vote=Coalesce(F("answer__feedback__vote"), F("feedback__vote")),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        summary = feedback_summary()
+        extra_context = {**(extra_context or {}), "feedback_summary": summary, "vote_labels": VOTE_LABELS,
+                         "feedback_param": FeedbackFilter.parameter_name, "feedback_queue": FeedbackFilter.QUEUE,
+                         "satisfaction_percent": None if summary.satisfaction_rate is None
+                         else round(summary.satisfaction_rate * 100, 1)}
+        return super().changelist_view(request, extra_context)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -209,6 +253,10 @@ class ChatMessageAdmin(admin.ModelAdmin):
     def review(self, obj):
         return getattr(obj, "latest_verdict", None) or "—"
 
+    @admin.display(description=_("평가"))
+    def feedback_vote(self, obj):
+        return VOTE_LABELS.get(getattr(obj, "vote", None), "—")
+
     # --- detail page
     @admin.display(description="analysis")
     def analysis_summary(self, obj):
@@ -218,6 +266,16 @@ class ChatMessageAdmin(admin.ModelAdmin):
             {"analysis": analysis, "candidates": (analysis or {}).get("hscode_candidates", [])[:5],
              "processing_ms": obj.detail_page_processing_time},
         )
+
+    @admin.display(description=_("평가"))
+    def answer_feedback(self, obj):
+        answer = obj if obj.role == ChatMessage.Role.ASSISTANT else ChatMessage.objects.filter(reply_to=obj).first()
+        feedback = AnswerFeedback.objects.filter(message=answer).first() if answer is not None else None
+        in_queue = obj.role == ChatMessage.Role.USER and ChatMessage.objects.filter(review_queue_q(),
+                                                                                   pk=obj.pk).exists()
+        return render_to_string("admin/chat/chatmessage/answer_feedback.html",
+                                {"feedback": feedback, "answer": answer, "in_queue": in_queue,
+                                 "vote_label": VOTE_LABELS.get(feedback.vote) if feedback else None})
 
     @admin.display(description="events")
     def event_timeline(self, obj):
@@ -297,3 +355,37 @@ class ChatMessageAdmin(admin.ModelAdmin):
         if skipped:
             text += f" {skipped} assistant answer(s) skipped: only a person's message is analysed."
         self.message_user(request, text, messages.SUCCESS)
+
+
+@admin.register(AnswerFeedback)
+class AnswerFeedbackAdmin(admin.ModelAdmin):
+    """Every vote standing now; the owners set them on the chat page, staff only read them."""
+
+    list_display = ("id", "message_link", "vote_label", "short_reason", "updated_at")
+    list_filter = ("vote", "updated_at")
+    search_fields = ("reason", "message__content", "message__reply_to__content")
+    readonly_fields = ("message", "vote", "reason", "created_at", "updated_at")
+    list_select_related = ("message",)
+
+    @admin.display(description=_("답변"))
+    def message_link(self, obj):
+        question = obj.message.reply_to_id or obj.message_id
+        return format_html('<a href="../chatmessage/{}/change/">#{} {}</a>', question, obj.message_id,
+                           obj.message.content[:60])
+
+    @admin.display(description=_("평가"), ordering="vote")
+    def vote_label(self, obj):
+        return VOTE_LABELS.get(obj.vote, obj.vote)
+
+    @admin.display(description=_("이유"))
+    def short_reason(self, obj):
+        return obj.reason[:80] or "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the owner's to withdraw, on the chat page

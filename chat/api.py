@@ -30,13 +30,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.exceptions import APIException, PermissionDenied, Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from conversations.models import ChatMessage, Conversation
+from conversations import contracts
+from conversations.models import AnswerFeedback, ChatMessage, Conversation
 from conversations.selectors import Owner, conversation_list_for_owner
 from hscode.models import AnalysisReview, ReprocessRun
 from hscode.reprocessing import (
@@ -49,6 +50,8 @@ from hscode.reprocessing import (
     source_q,
 )
 
+from .feedback import FeedbackError, FeedbackOutcome, answer_feedback_set
+from .protocol import FrameError
 from .ratelimit import RateLimited, owner_rate_key, rate_check
 from .services import conversation_create
 
@@ -221,8 +224,23 @@ class HscodeAnalysisField(serializers.JSONField):
     pass
 
 
+class FeedbackSerializer(serializers.ModelSerializer):
+    """The owner's vote on an assistant's answer; PUT it to set or change it."""
+
+    vote = serializers.ChoiceField(choices=contracts.FEEDBACK_VOTES, help_text="up: 👍, down: 👎")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=contracts.FEEDBACK_REASON_MAX_CHARS,
+                             help_text="optional, trimmed")
+
+    class Meta:
+        model = AnswerFeedback
+        fields = ["message", "vote", "reason", "created_at", "updated_at"]
+        read_only_fields = ["message", "created_at", "updated_at"]
+
+
 class MessageSerializer(serializers.ModelSerializer):
     hscode_analysis = HscodeAnalysisField(read_only=True)
+    feedback = FeedbackSerializer(read_only=True, allow_null=True,
+                                  help_text="an assistant's answer: the owner's vote on it; null when none")
 
     class Meta:
         model = ChatMessage
@@ -239,6 +257,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "sse_bookmark_data",
             "parallel_task_metrics",
             "detail_page_processing_time",
+            "feedback",
         ]
         read_only_fields = fields
 
@@ -465,7 +484,7 @@ class ConversationMessageListApi(ApiMixin, generics.ListAPIView):
         if _fake(self):
             return ChatMessage.objects.none()
         conversation = _conversation_or_404(self.request, self.kwargs["conversation_id"])
-        return conversation.messages.order_by("created_at", "id")
+        return conversation.messages.select_related("feedback").order_by("created_at", "id")
 
 
 # --- messages ----------------------------------------------------------------------
@@ -480,7 +499,7 @@ class MessageListApi(ApiMixin, generics.ListAPIView):
     def get_queryset(self):
         if _fake(self):
             return ChatMessage.objects.none()
-        return messages_visible(self.request).order_by("created_at", "id")
+        return messages_visible(self.request).select_related("feedback").order_by("created_at", "id")
 
 
 @extend_schema_view(get=extend_schema(summary="One message with its analysis", tags=["messages"]))
@@ -491,7 +510,7 @@ class MessageRetrieveApi(ApiMixin, generics.RetrieveAPIView):
     def get_queryset(self):
         if _fake(self):
             return ChatMessage.objects.none()
-        return messages_visible(self.request)
+        return messages_visible(self.request).select_related("feedback")
 
 
 class UnprocessableReview(serializers.ValidationError):
@@ -592,3 +611,74 @@ class MessageReprocessApi(ApiMixin, APIView):
         )
         run = ReprocessRun.objects.get(message=message, request_id=outcome.request_id)
         return Response(ReprocessRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- answer feedback -----------------------------------------------------------------
+
+
+_FEEDBACK_REFUSALS = {
+    404: OpenApiResponse(description="not an answer of the caller's own conversations (whether it exists or not: "
+                         "staff included); nothing is stored"),
+    409: OpenApiResponse(description="the person's own message (only an assistant's answer takes a vote), or an "
+                         "answer still streaming"),
+    429: OpenApiResponse(description="too many votes (CHAT_RATE_LIMIT_FEEDBACK_*); retry after Retry-After"),
+}
+
+
+class FeedbackConflict(APIException):
+    """The message cannot take a vote: the person's own message, or an answer still streaming."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+
+class MessageFeedbackApi(ApiMixin, APIView):
+    """The owner's 👍/👎 on an answer: PUT sets or changes it (one vote per answer), DELETE withdraws it. Each change
+    is announced to the conversation's live clients as `answer_feedback`; a 👎 puts the person's message in the
+    staff review queue."""
+
+    def _answer_conversation(self, request, message_id: int) -> Conversation:
+        """Counted by the vote limit first; then the answer's conversation if the caller owns it, else 404."""
+        owner_key, client_ip = request_limits_key(request)
+        rate_check("feedback", owner_key=owner_key, client_ip=client_ip)
+        owned = conversation_list_for_owner(request_owner(request))
+        message = ChatMessage.objects.filter(pk=message_id, conversation__in=owned).select_related(
+            "conversation").first()
+        if message is None:
+            raise Http404
+        return message.conversation
+
+    def _store(self, conversation: Conversation, message_id: int, vote: str | None,
+               reason: str = "") -> FeedbackOutcome:
+        try:
+            return answer_feedback_set(conversation=conversation, message_id=message_id, vote=vote, reason=reason)
+        except FeedbackError as exc:
+            if exc.code == "answer_not_found":  # deleted in between
+                raise Http404 from exc
+            raise FeedbackConflict({"detail": exc.message, "code": exc.code}) from exc
+        except FrameError as exc:
+            raise serializers.ValidationError({"reason": [exc.message]}) from exc
+
+    @extend_schema(
+        summary="Vote 👍/👎 on an answer of your own conversation (set or change)",
+        request=FeedbackSerializer,
+        responses={200: FeedbackSerializer, **_FEEDBACK_REFUSALS},
+        tags=["messages"],
+    )
+    def put(self, request, message_id: int):
+        conversation = self._answer_conversation(request, message_id)
+        body = FeedbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = self._store(conversation, message_id, body.validated_data["vote"],
+                              body.validated_data.get("reason", ""))
+        return Response(FeedbackSerializer(outcome.feedback).data, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Withdraw your vote on an answer (nothing to withdraw is fine)",
+        request=None,
+        responses={204: OpenApiResponse(description="no vote stands now"), **_FEEDBACK_REFUSALS},
+        tags=["messages"],
+    )
+    def delete(self, request, message_id: int):
+        conversation = self._answer_conversation(request, message_id)
+        self._store(conversation, message_id, None)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -23,6 +23,7 @@ from conversations.events import conversation_group
 from conversations.selectors import Owner, conversation_get_for_owner
 from hscode.services import ChoiceError, message_code_choose
 
+from .feedback import answer_feedback_set
 from .protocol import FrameError, frame_parse
 from .ratelimit import (
     RateLimited,
@@ -162,6 +163,13 @@ class ChatConsumer(_DeliveryMixin, AsyncWebsocketConsumer):
                 )
             elif frame.type == contracts.CLIENT_BOOKMARK_SAVE:
                 await database_sync_to_async(bookmark_save)(conversation=self.conversation, message_id=frame.message_id)
+            elif frame.type == contracts.CLIENT_ANSWER_FEEDBACK:
+                await database_sync_to_async(rate_check)("feedback", owner_key=owner_key, client_ip=client_ip)
+                outcome = await database_sync_to_async(answer_feedback_set)(
+                    conversation=self.conversation, message_id=frame.message_id, vote=frame.vote, reason=frame.reason
+                )
+                if outcome.changed:
+                    self.cursor.expect()  # its event is due: polled for, should the broadcast be lost
         except RateLimited as error:
             self.refusals += 1
             if self.refusals > settings.CHAT_SOCKET_REFUSALS_MAX:

@@ -24,6 +24,8 @@ class ClientFrame:
     message_id: int | None = None
     after: int = 0
     hscode: str = ""
+    vote: str | None = None
+    reason: str = ""
 
 
 def _non_negative_int(value: object, field: str) -> int:
@@ -65,6 +67,37 @@ def message_text_validate(text: object) -> str:
     return stripped
 
 
+def feedback_reason_validate(reason: object) -> str:
+    """The rules for a vote's optional reason, shared by the socket and the REST API: trimmed, "" when none."""
+    if reason is None:
+        return ""
+    if not isinstance(reason, str):
+        raise FrameError("invalid_reason", "평가 이유는 문자열이어야 합니다.")
+    try:
+        reason.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FrameError("invalid_encoding",
+                         "평가 이유에 저장할 수 없는 문자(짝이 없는 서로게이트)가 있습니다.") from None
+    if "\x00" in reason:
+        raise FrameError("invalid_encoding", "평가 이유에 NUL 문자를 넣을 수 없습니다.")
+    stripped = reason.strip()
+    limit = contracts.FEEDBACK_REASON_MAX_CHARS
+    if len(stripped) > limit:
+        raise FrameError("reason_too_long", f"평가 이유는 {limit:,}자 이하여야 합니다 (현재 {len(stripped):,}자).")
+    return stripped
+
+
+def _feedback_frame(payload: dict) -> ClientFrame:
+    if "vote" not in payload or payload["vote"] not in (*contracts.FEEDBACK_VOTES, None):
+        raise FrameError("invalid_vote", 'vote는 "up", "down" 또는 null(평가 취소)이어야 합니다.')
+    vote = payload["vote"]
+    reason = feedback_reason_validate(payload.get("reason"))
+    if vote is None and reason:
+        raise FrameError("invalid_frame", "평가를 취소할 때는 이유를 보낼 수 없습니다.")
+    return ClientFrame(type=contracts.CLIENT_ANSWER_FEEDBACK,
+                       message_id=_non_negative_int(payload.get("message_id"), "message_id"), vote=vote, reason=reason)
+
+
 def frame_parse(text_data: str | None, bytes_data: bytes | None = None) -> ClientFrame:
     if text_data is None:
         raise FrameError("binary_not_supported", "바이너리 프레임은 지원하지 않습니다. JSON 텍스트를 보내 주세요.")
@@ -96,6 +129,8 @@ def frame_parse(text_data: str | None, bytes_data: bytes | None = None) -> Clien
                            hscode=hscode)
     if frame_type == contracts.CLIENT_BOOKMARK_SAVE:
         return ClientFrame(type=frame_type, message_id=_non_negative_int(payload.get("message_id"), "message_id"))
+    if frame_type == contracts.CLIENT_ANSWER_FEEDBACK:
+        return _feedback_frame(payload)
     if frame_type == contracts.CLIENT_RESYNC:
         return ClientFrame(type=frame_type, after=_non_negative_int(payload.get("after", 0), "after"))
     return ClientFrame(type=frame_type, message=message_text_validate(payload.get("message")))

@@ -2,6 +2,7 @@
 
 Rates are fixed windows, "count/seconds" ("0" turns a limit off):
 - new messages, new conversations, replay requests (resync frames, reconnects with ?after, SSE resumes),
+  👍/👎 votes on answers,
   and new anonymous sessions (per address only: a session is what is being created).
 Open SSE streams are a concurrent count per session and per address (a sorted set of live streams, each
 refreshed by its heartbeat, so a stream of a daphne that died stops counting after SSE_STREAM_TTL_S).
@@ -34,7 +35,7 @@ class RateLimited(FrameError):
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    kind: str  # message, conversation, replay, session
+    kind: str  # message, conversation, replay, session, feedback
     session_rule: str
     ip_rule: str
 
@@ -46,6 +47,7 @@ def _limits() -> dict[str, Limit]:
                               settings.CHAT_RATE_LIMIT_CONVERSATION_IP),
         "replay": Limit("replay", settings.CHAT_RATE_LIMIT_REPLAY_SESSION, settings.CHAT_RATE_LIMIT_REPLAY_IP),
         "session": Limit("session", "0", settings.CHAT_RATE_LIMIT_NEW_SESSION_IP),
+        "feedback": Limit("feedback", settings.CHAT_RATE_LIMIT_FEEDBACK_SESSION, settings.CHAT_RATE_LIMIT_FEEDBACK_IP),
     }
 
 
@@ -55,6 +57,7 @@ def _messages() -> dict[str, str]:
         "conversation": _("새 대화를 너무 많이 만들었습니다. {wait}초 후에 다시 시도해 주세요."),
         "replay": _("다시 불러오기 요청이 너무 많습니다. {wait}초 후에 다시 시도해 주세요."),
         "session": _("이 주소에서 새 접속이 너무 많습니다. {wait}초 후에 다시 시도해 주세요."),
+        "feedback": _("평가를 너무 자주 보냈습니다. {wait}초 후에 다시 시도해 주세요."),
     }
 
 

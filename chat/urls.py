@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/messages/", api.MessageListApi.as_view(), name="message-list"),
     path("api/messages/<int:message_id>/", api.MessageRetrieveApi.as_view(), name="message"),
     path("api/messages/<int:message_id>/reviews/", api.MessageReviewListCreateApi.as_view(), name="message-reviews"),
+    path("api/messages/<int:message_id>/feedback/", api.MessageFeedbackApi.as_view(), name="message-feedback"),
     path("api/messages/<int:message_id>/reprocess/", api.MessageReprocessApi.as_view(), name="message-reprocess"),
     path("api/reviews/", api.ReviewListApi.as_view(), name="review-list"),
     # OpenAPI 3: the schema, Swagger UI and Redoc (assets from drf-spectacular-sidecar, no CDN).

@@ -250,6 +250,9 @@ CHAT_RATE_LIMIT_CONVERSATION_IP = env.str("CHAT_RATE_LIMIT_CONVERSATION_IP", def
 CHAT_RATE_LIMIT_REPLAY_SESSION = env.str("CHAT_RATE_LIMIT_REPLAY_SESSION", default="30/60")
 CHAT_RATE_LIMIT_REPLAY_IP = env.str("CHAT_RATE_LIMIT_REPLAY_IP", default="600/60")
 CHAT_RATE_LIMIT_NEW_SESSION_IP = env.str("CHAT_RATE_LIMIT_NEW_SESSION_IP", default="120/60")
+# 👍/👎 votes on answers (set, changed or withdrawn), over the socket or the API.
+CHAT_RATE_LIMIT_FEEDBACK_SESSION = env.str("CHAT_RATE_LIMIT_FEEDBACK_SESSION", default="30/60")
+CHAT_RATE_LIMIT_FEEDBACK_IP = env.str("CHAT_RATE_LIMIT_FEEDBACK_IP", default="600/60")
 # Open SSE streams at once, per session and per address (0: no limit); a stream whose daphne died stops
 # counting after SSE_STREAM_TTL_S without a heartbeat.
 SSE_STREAMS_MAX_SESSION = env.int("SSE_STREAMS_MAX_SESSION", default=5)

@@ -20,6 +20,8 @@ BUTTONS_ERROR = "detail_page_buttons_error"
 ANSWER_DELTA = "answer_delta"
 ANSWER_COMPLETE = "answer_complete"
 BOOKMARK_SAVED = "bookmark_saved"  # our extension: the person saved a message's sse_bookmark_data as 관심 품목
+# Our extension: the owner's 👍/👎 on an answer was stored, changed or withdrawn (vote null).
+ANSWER_FEEDBACK = "answer_feedback"
 ERROR = "error"  # a rejected client frame; never stored, carries no seq
 SNAPSHOT = "snapshot"
 # Our extension: a replay stopped at CHAT_REPLAY_MAX_EVENTS; resync with `after` for the next page. No seq.
@@ -41,7 +43,15 @@ CLIENT_RESYNC = "resync"  # {"type": "resync", "after"?: <seq>} replays from aft
 CLIENT_CODE_CHOOSE = "hscode.choose"
 # {"type": "bookmark.save", "message_id": <id>}: save the message's sse_bookmark_data as 관심 품목.
 CLIENT_BOOKMARK_SAVE = "bookmark.save"
-CLIENT_FRAME_TYPES = (CLIENT_CHAT_MESSAGE, CLIENT_CHAT_STOP, CLIENT_RESYNC, CLIENT_CODE_CHOOSE, CLIENT_BOOKMARK_SAVE)
+# {"type": "answer.feedback", "message_id": <assistant message id>, "vote": "up" | "down" | null, "reason"?: "..."}:
+# the owner's vote on an answer (null withdraws it), with an optional reason.
+CLIENT_ANSWER_FEEDBACK = "answer.feedback"
+CLIENT_FRAME_TYPES = (CLIENT_CHAT_MESSAGE, CLIENT_CHAT_STOP, CLIENT_RESYNC, CLIENT_CODE_CHOOSE, CLIENT_BOOKMARK_SAVE,
+                      CLIENT_ANSWER_FEEDBACK)
+
+FEEDBACK_VOTES = ("up", "down")
+# The longest reason a vote may carry (characters, after trimming).
+FEEDBACK_REASON_MAX_CHARS = 500
 
 NO_HSCODE_DETECTED = "NO_HSCODE_DETECTED"
 
@@ -99,12 +109,14 @@ def client_contract() -> dict[str, Any]:
             "messageCreated": MESSAGE_CREATED, "thinking": THINKING, "buttonsStart": BUTTONS_START,
             "buttonReady": BUTTON_READY, "buttonsComplete": BUTTONS_COMPLETE, "buttonsError": BUTTONS_ERROR,
             "answerDelta": ANSWER_DELTA, "answerComplete": ANSWER_COMPLETE, "error": ERROR, "snapshot": SNAPSHOT,
-            "bookmarkSaved": BOOKMARK_SAVED, "replayMore": REPLAY_MORE,
+            "bookmarkSaved": BOOKMARK_SAVED, "replayMore": REPLAY_MORE, "answerFeedback": ANSWER_FEEDBACK,
         },
         "buttonTypes": list(BUTTON_TYPES),
         "noHscode": NO_HSCODE_DETECTED,
         "frames": {"message": CLIENT_CHAT_MESSAGE, "stop": CLIENT_CHAT_STOP, "resync": CLIENT_RESYNC,
-                   "choose": CLIENT_CODE_CHOOSE, "bookmark": CLIENT_BOOKMARK_SAVE},
+                   "choose": CLIENT_CODE_CHOOSE, "bookmark": CLIENT_BOOKMARK_SAVE, "feedback": CLIENT_ANSWER_FEEDBACK},
+        "feedbackVotes": list(FEEDBACK_VOTES),
+        "feedbackReasonMax": FEEDBACK_REASON_MAX_CHARS,
     }
 
 
@@ -137,6 +149,12 @@ def bookmark_offer(sse_bookmark_data: dict[str, Any] | None) -> dict[str, Any] |
 
 def bookmark_saved_data(*, bookmark_type: str, target_value: str, display_name: str) -> dict[str, Any]:
     return {"bookmark_type": bookmark_type, "target_value": target_value, "display_name": display_name,
+            "timestamp": now_iso()}
+
+
+def answer_feedback_data(*, assistant_message_id: int, vote: str | None, reason: str) -> dict[str, Any]:
+    """The owner's current vote on an answer (None: withdrawn) and its reason ("" when none)."""
+    return {"assistant_message_id": assistant_message_id, "vote": vote, "reason": reason if vote else "",
             "timestamp": now_iso()}
 
 
@@ -716,6 +734,14 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
         ]
     },
     BOOKMARK_SAVED: _obj({"bookmark_type": _STR, "target_value": _STR, "display_name": _STR, "timestamp": _TS}),
+    ANSWER_FEEDBACK: _obj(
+        {
+            "assistant_message_id": _INT,
+            "vote": {"enum": [*FEEDBACK_VOTES, None]},
+            "reason": {"type": "string", "maxLength": FEEDBACK_REASON_MAX_CHARS},
+            "timestamp": _TS,
+        }
+    ),
     ANSWER_DELTA: _obj({"delta": _STR, "index": _INT}),
     ANSWER_COMPLETE: _obj(
         {

@@ -25,6 +25,8 @@ from .selectors import conversation_last_seq, conversation_snapshot, event_list_
 # A message is in flight from its first event until both tracks end (buttons, answer).
 _BUTTONS_END = {contracts.BUTTONS_COMPLETE}
 _ANSWER_END = {contracts.ANSWER_COMPLETE}
+# Events about a message after its tracks ended (a bookmark, a vote): they put nothing back in flight.
+_AFTERWARDS = {contracts.BOOKMARK_SAVED, contracts.ANSWER_FEEDBACK}
 _IN_FLIGHT_MAX_S = 120.0
 
 
@@ -54,7 +56,7 @@ class EventCursor:
 
     def _track(self, frame: dict) -> None:
         message_id = frame.get("message_id")
-        if message_id is None:
+        if message_id is None or frame["event"] in _AFTERWARDS:
             return
         self._in_flight.pop(-1, None)
         event = frame["event"]

@@ -196,3 +196,25 @@ class ConversationEvent(models.Model):
 
     def as_frame(self) -> dict:
         return {"event": self.event, "data": self.data, "message_id": self.message_id, "seq": self.seq}
+
+
+class AnswerFeedback(models.Model):
+    """The owner's 👍/👎 on an assistant's answer, with an optional reason: one per answer, changed in place and
+    deleted when withdrawn. A 👎 puts the person's message in the staff review queue (chat/feedback.py)."""
+
+    class Vote(models.TextChoices):
+        UP = "up", "👍"
+        DOWN = "down", "👎"
+
+    message = models.OneToOneField(ChatMessage, on_delete=models.CASCADE, related_name="feedback")
+    vote = models.CharField(max_length=4, choices=Vote.choices, db_index=True)
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the vote or its reason last changed: a 👎 waits for a staff review made after this.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(vote__in=["up", "down"]), name="answer_feedback_vote")]
+
+    def __str__(self) -> str:
+        return f"#{self.message_id} {self.vote}"

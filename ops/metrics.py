@@ -40,6 +40,7 @@ from prometheus_client.core import (
     Metric,
 )
 
+from chat.feedback import feedback_summary
 from conversations.models import ChatMessage
 from conversations.task_metrics import TASK_NAMES
 from customs.live_services import SOURCE_NAMES, service_client, service_configured
@@ -169,6 +170,23 @@ def collect_operators() -> Iterator[Metric]:
     yield runs
 
 
+def collect_feedback() -> Iterator[Metric]:
+    """The owners' 👍/👎 standing now (a vote can be changed or withdrawn, so these are gauges, not counters)."""
+    summary = feedback_summary()
+    votes = GaugeMetricFamily("tradechat_answer_feedback_votes", "Votes on answers standing now, by vote",
+                              labels=["vote"])
+    votes.add_metric(["up"], summary.up)
+    votes.add_metric(["down"], summary.down)
+    yield votes
+    # NaN while nobody has voted: "no data", which an alert on a low rate must not read as 0 % satisfied.
+    yield GaugeMetricFamily("tradechat_answer_satisfaction_ratio",
+                            "Share of 👍 among the votes on answers (seed 001 KPI: satisfaction); NaN without votes",
+                            value=summary.satisfaction_rate if summary.satisfaction_rate is not None else float("nan"))
+    yield GaugeMetricFamily("tradechat_answer_feedback_review_queue",
+                            "People's messages whose answer got a 👎 not yet answered by a staff review",
+                            value=summary.awaiting_review)
+
+
 def collect_context7() -> Iterator[Metric]:
     client = get_client()
     yield GaugeMetricFamily("tradechat_context7_enabled", "1 when a Context7 library is configured",
@@ -255,6 +273,7 @@ SECTIONS = {
     "messages": collect_messages,
     "tasks": collect_tasks,
     "operators": collect_operators,
+    "feedback": collect_feedback,
     "context7": collect_context7,
     "kcs": collect_kcs,
     "queues": collect_queues,

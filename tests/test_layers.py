@@ -170,6 +170,7 @@ def test_the_conversation_core_imports_no_layer_above_it():
 
 
 def test_hs_analysis_and_the_data_below_the_chat_never_import_the_chat():
+    # ops (health and metrics endpoints) is an edge beside chat and may read it.
     upward = [f"{i.path}:{i.line} imports {i.target}" for i in all_imports()
-              if i.target == "chat" and i.source not in {WIRING, "chat"}]
+              if i.target == "chat" and i.source not in {WIRING, "chat", "ops"}]
     assert upward == []

@@ -70,7 +70,7 @@
       answer.appendChild(el("div", "answer-text"));
       node.appendChild(answer);
       messagesEl.appendChild(node);
-      v = { node: node, answerBaseSeq: 0, answerDone: false };
+      v = { node: node, answerBaseSeq: 0, answerDone: false, answerId: null, feedback: null, feedbackSent: false };
       views.set(messageId, v);
     }
     return v;
@@ -83,6 +83,107 @@
     v.answerDone = v.answerDone || done;
     answer.dataset.state = v.answerDone ? "complete" : "streaming";
     updateStop();
+    renderFeedback(v);
+  }
+
+  function sendFrame(frame) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      formError.textContent = T.sendFailed;
+      formError.hidden = false;
+      return false;
+    }
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function sendFeedback(v, vote, reason) {
+    const status = v.node.querySelector(".feedback-status");
+    if (status) status.textContent = ""; // until the server confirms this one
+    if (sendFrame({ type: C.frames.feedback, message_id: v.answerId, vote: vote, reason: vote ? reason : "" })) {
+      v.feedbackSent = true;
+    }
+  }
+
+  // 👍/👎 under a finished answer, with an optional reason; the state shown is the stored one (REST on load,
+  // then answer_feedback events), never a guess made before the server confirmed it.
+  function buildFeedback(v) {
+    const box = el("div", "feedback");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", T.feedbackQuestion);
+    box.appendChild(el("span", "feedback-question muted", T.feedbackQuestion));
+    [[C.feedbackVotes[0], "👍", T.feedbackUp], [C.feedbackVotes[1], "👎", T.feedbackDown]].forEach(function (spec) {
+      // The word beside the emoji: a system without an emoji font still shows what the button does.
+      const button = el("button", "feedback-vote");
+      const icon = el("span", "feedback-icon", spec[1]);
+      icon.setAttribute("aria-hidden", "true");
+      button.append(icon, " " + spec[2]);
+      button.type = "button";
+      button.dataset.vote = spec[0];
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-label", spec[2]);
+      button.title = spec[2];
+      button.addEventListener("click", function () {
+        const current = v.feedback ? v.feedback.vote : null;
+        // Pressing the vote that stands withdraws it.
+        sendFeedback(v, current === spec[0] ? null : spec[0], box.querySelector("textarea").value.trim());
+      });
+      box.appendChild(button);
+    });
+    const reasonForm = el("form", "feedback-reason");
+    reasonForm.hidden = true;
+    const fieldId = "feedback-reason-" + v.answerId;
+    const label = el("label", null, T.feedbackReason);
+    label.htmlFor = fieldId;
+    const reason = el("textarea");
+    reason.id = fieldId;
+    reason.rows = 2;
+    reason.maxLength = C.feedbackReasonMax;
+    reason.placeholder = T.feedbackReasonPlaceholder;
+    const send = el("button", "secondary feedback-send", T.feedbackSend);
+    send.type = "submit";
+    reasonForm.append(label, reason, send);
+    reasonForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!v.feedback) return;
+      if (v.feedback.reason === reason.value.trim()) { // already stored: the server would announce nothing
+        box.querySelector(".feedback-status").textContent = T.feedbackSaved;
+        return;
+      }
+      sendFeedback(v, v.feedback.vote, reason.value.trim());
+    });
+    box.appendChild(reasonForm);
+    const status = el("span", "feedback-status muted");
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    box.appendChild(status);
+    return box;
+  }
+
+  function renderFeedback(v, confirmed) {
+    const answer = v.node.querySelector(".answer");
+    let box = answer.querySelector(".feedback");
+    if (!v.answerDone || !v.answerId) {
+      if (box) box.hidden = true;
+      return;
+    }
+    if (!box) {
+      box = buildFeedback(v);
+      answer.appendChild(box);
+    }
+    answer.dataset.answerId = v.answerId;
+    box.hidden = false;
+    const vote = v.feedback ? v.feedback.vote : null;
+    box.querySelectorAll(".feedback-vote").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.vote === vote));
+    });
+    const reasonForm = box.querySelector(".feedback-reason");
+    reasonForm.hidden = !vote;
+    const reason = reasonForm.querySelector("textarea");
+    if (document.activeElement !== reason || confirmed) reason.value = v.feedback ? v.feedback.reason : "";
+    if (confirmed && v.feedbackSent) {
+      box.querySelector(".feedback-status").textContent = vote ? T.feedbackSaved : T.feedbackWithdrawn;
+      v.feedbackSent = false;
+    }
   }
 
   function updateStop() {
@@ -349,7 +450,13 @@
           setAnswer(v, v.node.querySelector(".answer-text").textContent + data.delta, false);
         }
         break;
+      case E.answerFeedback:
+        v.answerId = data.assistant_message_id;
+        v.feedback = data.vote ? { vote: data.vote, reason: data.reason } : null;
+        renderFeedback(v, true);
+        break;
       case E.answerComplete:
+        v.answerId = data.assistant_message_id;
         setAnswer(v, data.content, true);
         if (data.stopped) v.node.querySelector(".answer").appendChild(el("small", "muted", T.stopped));
         break;
@@ -387,7 +494,11 @@
       const bookmark = m.sse_bookmark_data;
       if (m.status === "completed" && bookmark && bookmark.bookmark_available) renderBookmark(v, bookmark);
       const answer = answers.get(m.id);
-      if (answer) setAnswer(v, answer.content, answer.status !== "streaming");
+      if (answer) {
+        v.answerId = answer.id;
+        v.feedback = answer.feedback ? { vote: answer.feedback.vote, reason: answer.feedback.reason } : null;
+        setAnswer(v, answer.content, answer.status !== "streaming");
+      }
     });
   }
 

@@ -1,4 +1,3 @@
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -54,16 +53,13 @@ def test_four_digit_code_restricts_candidates_to_that_heading():
     assert all(c.code.startswith("8517") for c in analysis.candidates)
 
 
-def test_latency_p95_is_within_30_ms_for_short_and_long_messages():
+def test_long_messages_are_analysed_like_short_ones():
+    # Latency is measured by `evaluate_classifier` and `make bench`, not asserted here (no timed tests).
     warm_up()
-    texts = ["냉동 삼겹살 수입", "stainless steel bottle opener", "가" * 2000, "plastic " * 250, "김치 " * 600]
-    timings = []
-    for text in texts * 4:
-        start = time.perf_counter()
-        analyse_text(text)
-        timings.append((time.perf_counter() - start) * 1000)
-    timings.sort()
-    assert timings[int(len(timings) * 0.95) - 1] < 30 * 3  # generous on a shared 2-core machine
+    for text in ["냉동 삼겹살 수입", "stainless steel bottle opener", "가" * 2000, "plastic " * 250, "김치 " * 600]:
+        analysis = analyse_text(text)
+        assert len({c.code for c in analysis.candidates}) == len(analysis.candidates)
+        assert all(0.0 <= c.confidence <= 1.0 for c in analysis.candidates)
 
 
 BAD_INPUTS = [

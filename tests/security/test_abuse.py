@@ -15,6 +15,7 @@ import uuid
 import httpx
 import pytest
 import websockets
+from channels.db import database_sync_to_async
 from django.test import Client
 
 from config.websocket import SEND_BUFFER_FULL
@@ -101,7 +102,8 @@ async def test_foreign_port_or_scheme_origin_is_refused_and_the_exact_one_accept
 def abuse_stack(live_stack, tmp_path_factory):
     with side_stack(tmp_path_factory, "abuse-stack", 15, CHAT_RATE_LIMIT_REPLAY_SESSION="10/60",
                     CHAT_RATE_LIMIT_REPLAY_IP="1000/60", SSE_STREAMS_MAX_SESSION="3", SSE_STREAMS_MAX_IP="100",
-                    CHAT_SOCKET_SEND_BUFFER_MAX_BYTES=str(1024 * 1024), CHAT_REPLAY_MAX_EVENTS="500") as stack:
+                    CHAT_SOCKET_SEND_BUFFER_MAX_BYTES=str(1024 * 1024), CHAT_REPLAY_MAX_EVENTS="500",
+                    CHAT_RATE_LIMIT_FEEDBACK_SESSION="4/60", CHAT_RATE_LIMIT_FEEDBACK_IP="1000/60") as stack:
         yield stack
 
 
@@ -241,4 +243,29 @@ async def test_resync_requests_are_limited_per_session(abuse_stack, transactiona
             events.append(json.loads(await ws.recv()))
     assert [e["event"] for e in events[:10]] == ["snapshot"] * 10
     assert [e["data"]["code"] for e in events[10:]] == ["rate_limited", "rate_limited"]
+    client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_answer_votes_over_the_socket_are_limited_per_session(abuse_stack, transactional_db):
+    client = ChatClient(abuse_stack.base_url)
+    conversation_id = await asyncio.to_thread(client.conversation_create)
+
+    def exchange() -> int:
+        question = ChatMessage.objects.create(conversation_id=conversation_id, role="user", content="8517.13",
+                                              status="completed")
+        return ChatMessage.objects.create(conversation_id=conversation_id, role="assistant", reply_to=question,
+                                          content="8517.13: 스마트폰", status="completed").pk
+
+    answer_id = await database_sync_to_async(exchange)()
+    async with client.connect(conversation_id) as ws:
+        frames = []
+        for vote in ("up", "down", "up", "down", "up", "down"):
+            await ws.send(json.dumps({"type": "answer.feedback", "message_id": answer_id, "vote": vote}))
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 15)))
+    assert [f["event"] for f in frames[:4]] == ["answer_feedback"] * 4
+    assert [f["data"]["code"] for f in frames[4:]] == ["rate_limited", "rate_limited"]
+    stored = ConversationEvent.objects.filter(conversation_id=conversation_id, event="answer_feedback")
+    assert await database_sync_to_async(stored.count)() == 4  # the refused votes changed nothing
     client.close()

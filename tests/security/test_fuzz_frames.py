@@ -20,6 +20,8 @@ ERROR_CODES = {
     "invalid_message", "invalid_encoding", "empty_message", "message_too_long",
     # a pick or a bookmark of a message this conversation does not have
     "not_found", "bookmark_unavailable",
+    # a vote: not a vote, a reason that is not text, or an answer this conversation does not have
+    "invalid_vote", "invalid_reason", "answer_not_found",
 }
 
 json_values = st.recursive(
@@ -28,9 +30,10 @@ json_values = st.recursive(
     max_leaves=20,
 )
 hostile_objects = st.fixed_dictionaries(
-    {"type": st.sampled_from(["chat.message", "chat.stop", "resync", "hscode.choose", "bookmark.save", "x", "",
-                              "chat.message\x00"]) | st.text()},
-    optional={"message": json_values, "after": json_values, "message_id": json_values, "hscode": json_values},
+    {"type": st.sampled_from(["chat.message", "chat.stop", "resync", "hscode.choose", "bookmark.save",
+                              "answer.feedback", "x", "", "chat.message\x00"]) | st.text()},
+    optional={"message": json_values, "after": json_values, "message_id": json_values, "hscode": json_values,
+              "vote": st.sampled_from(["up", "down", None]) | json_values, "reason": json_values},
 ).filter(
     # A well-formed chat message would be saved and answered: that is not an attack frame.
     lambda d: not (d.get("type") == "chat.message" and isinstance(d.get("message"), str)
