@@ -26,7 +26,7 @@ TASK_NAME = "bench.floor.echo"
 
 @shared_task(name=TASK_NAME, ignore_result=True)
 def floor_echo_task(group: str, token: str) -> None:
-    # The same call as chat.events.event_broadcast: a fresh loop per call via async_to_sync.
+    # The same call as conversations.events.event_broadcast: a fresh loop per call via async_to_sync.
     async_to_sync(get_channel_layer().group_send)(group, {"type": "floor.event", "token": token})
 
 

@@ -11,7 +11,7 @@ Scenarios, each for both layers:
   app       `receivers` groups of one member each (one conversation per socket, as the app has), paced
             group_sends over the groups
   burst     the app shape, `burst` group_sends back to back: what is dropped when a process's inbox fills
-Senders use async_to_sync(group_send) per call, as chat.events.event_broadcast does in the worker (a new
+Senders use async_to_sync(group_send) per call, as conversations.events.event_broadcast does in the worker (a new
 event loop and connection per call); `sender_call_ms` is what that call costs the sender.
 """
 

@@ -66,12 +66,12 @@ def _run(args) -> int:
     from django.db import connection
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    import chat.events
-    from chat.answering import answer_generate
+    import conversations.events
+    from chat.answer_stream import answer_generate
     from chat.history import history_record
-    from chat.models import Conversation
     from chat.services import message_create
     from chat.tasks import answer_generate_task, history_record_task
+    from conversations.models import Conversation
     from hscode.analysis.analyse import warm_up
     from hscode.services import detail_button_ready, detail_page_prepare
     from hscode.tasks import detail_button_build_task, detail_page_prepare_task
@@ -92,7 +92,7 @@ def _run(args) -> int:
         counts[stage["name"]]["commits"] += 1
         return real_commit(self)
 
-    real_broadcast = chat.events.event_broadcast
+    real_broadcast = conversations.events.event_broadcast
 
     def counting_broadcast(conversation_id, frame):
         counts[stage["name"]]["group_send"] += 1
@@ -119,7 +119,7 @@ def _run(args) -> int:
     conversation = Conversation.objects.create(owner_session_key="bench-pipeline")
     patches = [
         mock.patch.object(BaseDatabaseWrapper, "_commit", counting_commit),
-        mock.patch.object(chat.events, "event_broadcast", counting_broadcast),
+        mock.patch.object(conversations.events, "event_broadcast", counting_broadcast),
         mock.patch.object(answer_generate_task, "delay_on_commit", enqueue),
         mock.patch.object(detail_page_prepare_task, "delay_on_commit", enqueue),
         mock.patch.object(history_record_task, "delay_on_commit", enqueue),

@@ -57,7 +57,7 @@ MARKERS = [
     ("json dumps/loads", r"JSONEncoder\.encode|JSONDecoder\.decode|dumps \(json|loads \(json"),
     ("msgpack (channel layer serialise)", r"msgpack"),
     ("classification (analyse_text)", r"analyse_text"),
-    ("on_commit broadcast (chat.events.event_broadcast)", r"event_broadcast"),
+    ("on_commit broadcast (conversations.events.event_broadcast)", r"event_broadcast"),
 ]
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
 

@@ -1,4 +1,7 @@
-"""Admin: conversations, and the operators' review of analyses (filters, timeline, reviews, reprocessing).
+"""Admin of a person's messages: the operators' review of analyses (filters, timeline, reviews, reprocessing).
+
+Conversations and the event log are the core's (conversations/admin.py); reviews and reprocess runs hscode's
+(hscode/admin.py).
 
 Everything shown is rendered through autoescaping templates or format_html: text from
 people and from analyses (which quote it) never becomes markup in the admin.
@@ -9,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
@@ -18,27 +20,17 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from hscode.reprocessing import (
-    OperatorError,
-    code_digits,
-    hscode_q,
-    reprocess_request,
-    review_record,
-    review_validate,
-)
+from conversations.admin import pretty_json
+from conversations.models import AnswerFeedback, ChatMessage, ConversationEvent
+from conversations.task_metrics import TASK_NAMES
+from hscode.admin import AnalysisReviewInline, ReprocessRunInline, ReviewedFilter
+from hscode.models import AnalysisReview
+from hscode.reprocessing import OperatorError, code_digits, hscode_q, reprocess_request, review_record
 
 from .feedback import feedback_summary, review_queue_q
-from .metrics import TASK_NAMES
-from .models import AnalysisReview, AnswerFeedback, ChatMessage, Conversation, ConversationEvent, ReprocessRun
 
 JSON_FIELDS = ("hscode_analysis", "context7_analysis", "sse_bookmark_data", "parallel_task_metrics")
 CODE_LIKE = re.compile(r"(?i)(hs\s*)?[\d.\-\s]{2,}")
-
-
-def pretty_json(value, summary: str = "JSON", open_: bool = False) -> str:
-    """A JSON value as a collapsible, escaped <details> block."""
-    text = None if value is None else json.dumps(value, ensure_ascii=False, indent=2)
-    return render_to_string("admin/chat/json_block.html", {"text": text, "summary": summary, "open": open_})
 
 
 # --- list filters --------------------------------------------------------------------
@@ -141,22 +133,6 @@ class DetectedCodeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReviewedFilter(admin.SimpleListFilter):
-    title = "review"
-    parameter_name = "review"
-
-    def lookups(self, request, model_admin):
-        return [("none", "not reviewed"), ("correct", "reviewed: correct"), ("wrong", "reviewed: wrong")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "none":
-            return queryset.filter(reviews__isnull=True)
-        if value in AnalysisReview.Verdict.values:
-            return queryset.filter(pk__in=AnalysisReview.objects.filter(verdict=value).values("message_id"))
-        return queryset
-
-
 # A word beside the emoji: an admin's system without an emoji font still says which vote it is.
 VOTE_LABELS = {AnswerFeedback.Vote.UP: _("👍 도움 됨"), AnswerFeedback.Vote.DOWN: _("👎 도움 안 됨")}
 
@@ -187,90 +163,7 @@ class FeedbackFilter(admin.SimpleListFilter):
 # --- inlines -------------------------------------------------------------------------
 
 
-class ChatMessageInline(admin.TabularInline):
-    model = ChatMessage
-    fields = ("role", "content", "status", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-
-class ReviewForm(forms.ModelForm):
-    corrected_hs6 = forms.CharField(
-        label="corrected code", required=False, max_length=32,
-        help_text="for a wrong verdict: the HS 2022 subheading, e.g. 8517.13",
-    )
-
-    class Meta:
-        model = AnalysisReview
-        fields = ["verdict", "corrected_hs6", "note"]
-        widgets = {"note": forms.Textarea(attrs={"rows": 2, "cols": 50})}
-
-    def clean(self):
-        data = super().clean()
-        verdict = data.get("verdict")
-        if verdict and getattr(self.instance, "message_id", None):
-            try:
-                corrected, label = review_validate(self.instance.message, verdict, data.get("corrected_hs6", ""))
-            except OperatorError as exc:
-                raise forms.ValidationError(str(exc)) from exc
-            data["corrected_hs6"] = corrected
-            self.instance.label_hs6 = label
-        return data
-
-
-class AnalysisReviewInline(admin.TabularInline):
-    """Earlier reviews (read-only) and a form for a new one; saving feeds the classifier."""
-
-    model = AnalysisReview
-    form = ReviewForm
-    fk_name = "message"
-    extra = 1
-    max_num = None
-    can_delete = False
-    fields = ("verdict", "corrected_hs6", "note", "label_hs6", "detected_hscode", "reviewer", "created_at")
-    readonly_fields = ("label_hs6", "detected_hscode", "reviewer", "created_at")
-    verbose_name = "review"
-    verbose_name_plural = "reviews (a new one: pick a verdict; 'wrong' needs the corrected code)"
-
-    def has_change_permission(self, request, obj=None):
-        return False  # a review is a record: add a new one instead of editing
-
-
-class ReprocessRunInline(admin.TabularInline):
-    model = ReprocessRun
-    fk_name = "message"
-    extra = 0
-    can_delete = False
-    fields = ("request_id", "state", "attempts", "previous_hscode", "new_hscode", "code_changed", "requested_via",
-              "requested_by", "created_at", "finished_at", "error", "previous_analysis")
-    readonly_fields = fields
-    verbose_name_plural = "reprocessing history (the analysis before each run is kept here)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="previous analysis")
-    def previous_analysis(self, obj):
-        return pretty_json(obj.previous, summary="before this run")
-
-
 # --- conversations and messages -----------------------------------------------------
-
-
-@admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("id", "title", "owner_user", "created_at", "last_seq")
-    search_fields = ("id", "title", "owner_user__username")
-    # The owner's session is never shown (it is stored only as an HMAC anyway): only whether there is one.
-    readonly_fields = ("id", "owner_user", "anonymous_owner", "last_seq", "created_at", "updated_at")
-    exclude = ("owner_session_key",)
-    inlines = [ChatMessageInline]
-
-    @admin.display(description="anonymous owner", boolean=True)
-    def anonymous_owner(self, obj):
-        return obj.owner_user_id is None and bool(obj.owner_session_key)
 
 
 @admin.register(ChatMessage)
@@ -333,22 +226,23 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="HS code")
     def detected_hscode(self, obj):
-        return (obj.hscode_analysis or {}).get("detected_hscode") or "—"
+        analysis = obj.analysis_record
+        return (analysis and analysis.detected_hscode) or "—"
 
     @admin.display(description="confidence")
     def confidence(self, obj):
-        value = (obj.hscode_analysis or {}).get("classification_confidence")
-        return "—" if value is None else f"{value:.2f}"
+        analysis = obj.analysis_record
+        return "—" if analysis is None else f"{analysis.classification_confidence:.2f}"
 
     @admin.display(description="source")
     def source(self, obj):
-        return (obj.hscode_analysis or {}).get("analysis_source") or "—"
+        analysis = obj.analysis_record
+        return (analysis and analysis.analysis_source) or "—"
 
     @admin.display(description="fallback", boolean=True)
     def fallback_used(self, obj):
-        if obj.hscode_analysis is None:
-            return None
-        return bool(obj.hscode_analysis.get("fallback_used"))
+        analysis = obj.analysis_record
+        return None if analysis is None else bool(analysis.fallback_used)
 
     @admin.display(description="time", ordering=F("detail_page_processing_time").asc(nulls_last=True))
     def processing_time(self, obj):
@@ -463,30 +357,6 @@ class ChatMessageAdmin(admin.ModelAdmin):
         self.message_user(request, text, messages.SUCCESS)
 
 
-@admin.register(AnalysisReview)
-class AnalysisReviewAdmin(admin.ModelAdmin):
-    """All reviews; new ones are recorded on the message's page."""
-
-    list_display = ("id", "message_link", "verdict", "detected_hscode", "corrected_hs6", "label_hs6", "reviewer",
-                    "created_at")
-    list_filter = ("verdict", "reviewer", "created_at")
-    search_fields = ("note", "label_hs6", "detected_hscode", "message__content")
-    readonly_fields = ("message", "reviewer", "verdict", "detected_hscode", "corrected_hs6", "label_hs6", "note",
-                       "created_at")
-    list_select_related = ("message", "reviewer")
-
-    @admin.display(description="message")
-    def message_link(self, obj):
-        return format_html('<a href="../chatmessage/{}/change/">#{} {}</a>', obj.message_id, obj.message_id,
-                           obj.message.content[:60])
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AnswerFeedback)
 class AnswerFeedbackAdmin(admin.ModelAdmin):
     """Every vote standing now; the owners set them on the chat page, staff only read them."""
@@ -519,41 +389,3 @@ class AnswerFeedbackAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the owner's to withdraw, on the chat page
-
-
-@admin.register(ReprocessRun)
-class ReprocessRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "message", "request_id", "state", "previous_hscode", "new_hscode", "code_changed",
-                    "attempts", "requested_via", "created_at", "finished_at")
-    list_filter = ("state", "code_changed", "requested_via", "created_at")
-    search_fields = ("=request_id", "message__content", "previous_hscode", "new_hscode")
-    readonly_fields = ("message", "request_id", "state", "attempts", "requested_by", "requested_via",
-                       "previous_status", "previous_hscode", "previous_confidence", "new_status", "new_hscode",
-                       "new_confidence", "code_changed", "error", "created_at", "started_at", "finished_at",
-                       "previous_pretty")
-    exclude = ("previous",)
-
-    @admin.display(description="previous analysis")
-    def previous_pretty(self, obj):
-        return pretty_json(obj.previous, summary="the message's fields before this run", open_=True)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(ConversationEvent)
-class ConversationEventAdmin(admin.ModelAdmin):
-    list_display = ("conversation", "seq", "event", "message", "created_at")
-    list_filter = ("event",)
-    readonly_fields = ("conversation", "seq", "event", "message", "data_pretty", "created_at")
-    exclude = ("data",)
-
-    @admin.display(description="data")
-    def data_pretty(self, obj):
-        return pretty_json(obj.data, summary="data", open_=True)
-
-    def has_add_permission(self, request):
-        return False

@@ -36,6 +36,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from conversations import contracts
+from conversations.models import AnswerFeedback, ChatMessage, Conversation
+from conversations.selectors import Owner, conversation_list_for_owner
+from hscode.models import AnalysisReview, ReprocessRun
 from hscode.reprocessing import (
     SOURCES,
     OperatorError,
@@ -46,12 +50,9 @@ from hscode.reprocessing import (
     source_q,
 )
 
-from . import contracts
 from .feedback import FeedbackError, FeedbackOutcome, answer_feedback_set
-from .models import AnalysisReview, AnswerFeedback, ChatMessage, Conversation, ReprocessRun
 from .protocol import FrameError
 from .ratelimit import RateLimited, owner_rate_key, rate_check
-from .selectors import Owner, conversation_list_for_owner
 from .services import conversation_create
 
 

@@ -1,7 +1,11 @@
 from django.apps import AppConfig
 
 
-class ChatConfig(AppConfig):
+class ChatWebConfig(AppConfig):
+    """The chat's edges: consumer, pages, API and admin. It owns no models; the label "chat" belongs to the
+    conversations core (conversations/apps.py)."""
+
     default_auto_field = "django.db.models.BigAutoField"
     name = "chat"
-    verbose_name = "Chat"
+    label = "chat_web"
+    verbose_name = "Chat pages"

@@ -16,12 +16,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from chat.answer_stream import answer_stop_request
+from conversations import contracts
+from conversations.delivery import EventCursor
+from conversations.events import conversation_group
+from conversations.selectors import Owner, conversation_get_for_owner
 from hscode.services import ChoiceError, message_code_choose
 
-from . import contracts
-from .answering import answer_stop_request
-from .delivery import EventCursor
-from .events import conversation_group
 from .feedback import answer_feedback_set
 from .protocol import FrameError, frame_parse
 from .ratelimit import (
@@ -32,7 +33,6 @@ from .ratelimit import (
     stream_open,
     stream_refresh,
 )
-from .selectors import Owner, conversation_get_for_owner
 from .services import bookmark_save, message_create
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from . import contracts
-from .events import event_emit
-from .models import AnalysisReview, AnswerFeedback, ChatMessage, Conversation
+from conversations import contracts
+from conversations.events import event_emit
+from conversations.models import AnswerFeedback, ChatMessage, Conversation
+from hscode.models import AnalysisReview
+
 from .protocol import FrameError, feedback_reason_validate
 
 # Answers that are finished: only these can be voted on.

@@ -7,11 +7,10 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import contracts
+from conversations.models import ChatMessage, Conversation, SearchHistory
+from conversations.task_metrics import task_metrics_record
 from hscode.services import message_analyse
-
-from . import contracts
-from .metrics import task_metrics_record
-from .models import ChatMessage, Conversation, SearchHistory
 
 
 def history_record(user_message_id: int) -> None:
@@ -46,3 +45,9 @@ def history_record(user_message_id: int) -> None:
         message.pk, "task_c", start_time=start_iso, end_time=contracts.now_iso(), status="completed",
         db_operations=operations + 1, cpu_ms=round((time.process_time() - started_cpu) * 1000),
     )
+
+
+def history_give_up(message: ChatMessage) -> None:
+    """The history step ran out of attempts (conversations/recovery.py): record task C as failed."""
+    now = contracts.now_iso()
+    task_metrics_record(message.pk, "task_c", start_time=now, end_time=now, status="failed")

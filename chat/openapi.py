@@ -13,7 +13,7 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from rest_framework.permissions import AllowAny
 
-from . import contracts
+from conversations import contracts
 
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -79,7 +79,7 @@ def _event_stream_item_schema() -> dict[str, Any]:
             "data": {
                 "type": "string",
                 "description": "JSON text of the frame: `{event, data, message_id, seq}`, or for `snapshot` "
-                "`{event, data, last_seq}`; the data shapes are seed 002's (chat/contracts.py)",
+                "`{event, data, last_seq}`; the data shapes are seed 002's (conversations/contracts.py)",
             },
             "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's per-conversation seq"},
             "retry": {"type": "integer", "minimum": 0},

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from . import contracts
+from conversations import contracts
 
 
 class FrameError(Exception):

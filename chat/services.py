@@ -1,19 +1,20 @@
-"""Writes for the chat app: conversations and messages. Tasks are enqueued only after commit."""
+"""Writes that start work: a conversation, a person's message (tasks A, B and C), a bookmark. Tasks are enqueued
+only after commit."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import contracts
-from .events import event_emit
-from .models import Bookmark, ChatMessage, Conversation, ConversationEvent
+from conversations import contracts
+from conversations.events import event_emit
+from conversations.models import Bookmark, ChatMessage, Conversation
+from conversations.recovery import publish_after_commit
+from conversations.selectors import Owner
+from hscode.tasks import detail_page_prepare_task
+
 from .protocol import FrameError, message_text_validate
-from .recovery import publish_after_commit
-from .selectors import Owner
+from .tasks import answer_generate_task, history_record_task
 
 
 class OwnerRequired(Exception):
@@ -35,10 +36,6 @@ def message_create(*, conversation: Conversation, text: str) -> ChatMessage:
 
     Raises protocol.FrameError for text that breaks the message rules; nothing is saved then.
     """
-    from hscode.tasks import detail_page_prepare_task  # chat → hscode at call time only
-
-    from .tasks import answer_generate_task, history_record_task
-
     text = message_text_validate(text)
     with transaction.atomic():
         message = ChatMessage.objects.create(
@@ -69,14 +66,6 @@ def message_create(*, conversation: Conversation, text: str) -> ChatMessage:
         publish_after_commit(detail_page_prepare_task, message.pk)
         publish_after_commit(history_record_task, message.pk)
     return message
-
-
-def event_log_prune(*, older_than_days: int | None = None) -> int:
-    """Delete stored events past their retention; a later replay starts from the snapshot. Returns the count."""
-    days = settings.EVENT_LOG_RETENTION_DAYS if older_than_days is None else older_than_days
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = ConversationEvent.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
 
 
 def bookmark_save(*, conversation: Conversation, message_id: int) -> Bookmark:

@@ -4,10 +4,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from . import contracts
+from conversations import contracts
+from conversations.selectors import bookmark_list, conversation_list_for_owner, recent_searches
+
 from .api import request_owner
 from .ratelimit import RateLimited
-from .selectors import bookmark_list, conversation_list_for_owner, recent_searches
 
 
 def _chat_texts() -> dict[str, str]:

@@ -43,10 +43,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "channels",
-    "hscode",
-    "trade",
+    # Lowest layer first: the conversation core (app label "chat"), the data and analysis above it, the chat's
+    # edges on top, and config's wiring of the layers last (docs/architecture.md).
+    "conversations",
     "customs",
+    "trade",
+    "hscode",
     "chat",
+    "config.apps.WiringConfig",
 ]
 
 MIDDLEWARE = [
@@ -269,7 +273,7 @@ EVENT_LOG_RETENTION_DAYS = env.int("EVENT_LOG_RETENTION_DAYS", default=7)
 # A message step that made no progress for this long is enqueued again (its task was lost).
 RECOVERY_STALE_AFTER_S = env.int("RECOVERY_STALE_AFTER_S", default=60)
 # Times a message step is enqueued (the first time included) before it is given up and the person gets the
-# error (chat/recovery.py).
+# error (conversations/recovery.py).
 CHAT_STEP_MAX_ATTEMPTS = env.int("CHAT_STEP_MAX_ATTEMPTS", default=3)
 # Heartbeat on SSE streams (WebSockets are pinged by daphne every 20 s).
 SSE_HEARTBEAT_S = env.int("SSE_HEARTBEAT_S", default=15)
@@ -379,7 +383,7 @@ SPECTACULAR_SETTINGS = {
         "(`text/event-stream`; each event's `id:` is its per-conversation `seq`, `event:` its name, `data:` the "
         "frame `{event, data, message_id, seq}`; resume with the `Last-Event-ID` header or `?after=<seq>`; "
         "heartbeat comments every SSE_HEARTBEAT_S seconds). Event names and data shapes: README, "
-        "`chat/contracts.py`."
+        "`conversations/contracts.py`."
     ),
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/",

@@ -15,13 +15,13 @@ IO_QUEUE = "io"
 
 
 def _context7_enabled() -> bool:
-    from hscode.context7 import context7_enabled
+    from hscode.context7_consult import context7_enabled
 
     return context7_enabled()
 
 
 def _llm_enabled() -> bool:
-    from chat.answering import llm_enabled
+    from chat.answer_stream import llm_enabled
 
     return llm_enabled()
 

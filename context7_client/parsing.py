@@ -1,6 +1,6 @@
 """Turn /v2/context payloads into snippets.
 
-Text formats (docs/context7-api.md section 4):
+Text formats (docs/research/context7-api.md section 4):
 
 * current (v2): entries separated by a blank line, exactly 32 hyphens, a blank
   line; each entry is `### <title>`, optionally `Source: <url>`, then markdown

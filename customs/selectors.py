@@ -1,6 +1,6 @@
 """Reads of the 관세청 data for pages and answers: HSK lines with display names, code checks, tariff rates.
 
-Returned values are plain frozen dataclasses so that plain-Python callers (hscode/answer.py) can use them.
+Returned values are plain frozen dataclasses so that plain-Python callers (hscode/grounded_answer.py) can use them.
 """
 
 from __future__ import annotations

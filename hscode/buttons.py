@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from chat.contracts import now_iso
+from conversations import contracts
 from customs.live_services import requirements_service
 from customs.selectors import hsk_names_by_hs6, requirement_laws
 from trade.live import nitemtrade_connected
@@ -15,8 +15,8 @@ from trade.selectors import statistics_availability
 from .analysis.nomenclature import get_nomenclature
 from .regulations import regulation_summary
 
-HS_CODE, REGULATION, STATISTICS = "HS_CODE", "REGULATION", "STATISTICS"
-DEFAULT_ORDER = (HS_CODE, REGULATION, STATISTICS)
+HS_CODE, REGULATION, STATISTICS = contracts.HS_CODE, contracts.REGULATION, contracts.STATISTICS
+DEFAULT_ORDER = contracts.BUTTON_TYPES
 
 # The person's main intent puts its button first; the rest keep the default order.
 _INTENT_FIRST = {
@@ -43,28 +43,12 @@ def _category_info(code: str) -> dict:
     }
 
 
-def hs_code_button(*, code: str, display: str, confidence: float, source: str, session_id: str, priority: int) -> dict:
-    return {
-        "type": "button",
-        "buttonType": HS_CODE,
-        "priority": priority,
-        "url": reverse("hscode:detail", args=[display]),
-        "title": "HS Code 상세정보",
-        "description": "관세율, 규제정보 등 상세 조회",
-        "isReady": True,
-        "metadata": {
-            "hscode": display,
-            "country": "KR",
-            "confidence": round(confidence, 4),
-            "searchTime": now_iso(),
-            "analysisSource": source,
-            "categoryInfo": _category_info(code),
-        },
-        "actionData": {
-            "queryParams": {"hscode": display, "source": "chat_analysis", "session_id": session_id},
-            "analytics": {"click_tracking": True, "conversion_target": "hscode_detail_view"},
-        },
-    }
+def hs_code_button(*, code: str, display: str, confidence: float, source: str, session_id: str, priority: int,
+                   candidate: contracts.CandidateLabel | None = None) -> dict:
+    return contracts.hs_code_button_data(
+        display=display, url=reverse("hscode:detail", args=[display]), confidence=confidence, source=source,
+        category_info=_category_info(code), session_id=session_id, priority=priority, candidate=candidate,
+    )
 
 
 def candidate_names(codes: list[str]) -> dict[str, tuple[str, str]]:
@@ -88,16 +72,8 @@ def candidate_button(
     digits = "".join(ch for ch in code if ch.isdigit())[:6]
     display = f"{digits[:4]}.{digits[4:]}"
     name_ko, name_en = names
-    english = language.startswith("en")
-    percent = round(confidence * 100)
-    button = hs_code_button(code=digits, display=display, confidence=confidence, source=source,
-                            session_id=session_id, priority=rank)
-    button["title"] = f"{display} {name_en if english else name_ko}".strip()
-    button["description"] = (f"candidate {rank}, confidence {percent}%" if english
-                             else f"후보 {rank} · 신뢰도 {percent}%")
-    button["metadata"].update(candidate=True, candidateRank=rank, nameKo=name_ko, nameEn=name_en)
-    button["actionData"]["queryParams"]["source"] = "chat_candidate"
-    return button
+    return hs_code_button(code=digits, display=display, confidence=confidence, source=source, session_id=session_id,
+                          priority=rank, candidate=contracts.CandidateLabel(rank, name_ko, name_en, language))
 
 
 def regulation_description(code: str) -> str:
@@ -117,52 +93,34 @@ def statistics_description(code: str, availability: dict) -> str:
 
 
 def regulation_button(*, code: str, display: str, priority: int) -> dict:
-    query = {"hscode": display, "country": "ALL"}
     summary = regulation_summary(code)
     # Korea's requirements first (the laws of the stored 세관장확인대상 rows), the EU marks after.
     digits = "".join(ch for ch in display if ch.isdigit())
     korean = requirement_laws(digits if len(digits) == 10 else code) if len(code) == 6 else []
     summary["regulationTypes"] = korean + summary["regulationTypes"]
-    return {
-        "type": "button",
-        "buttonType": REGULATION,
-        "priority": priority,
-        "url": f"{reverse('hscode:regulation')}?{urlencode(query)}",
-        "title": "규제 정보 상세보기",
-        "description": regulation_description(code),
-        "isReady": True,
-        "metadata": {"hscode": display, **summary},
-        "actionData": {"queryParams": {**query, "regulation_type": "export"}},
-    }
+    url = f"{reverse('hscode:regulation')}?{urlencode(contracts.regulation_query(display))}"
+    return contracts.regulation_button_data(display=display, url=url, description=regulation_description(code),
+                                            summary=summary, priority=priority)
 
 
 def statistics_button(*, code: str, display: str, priority: int) -> dict:
-    query = {"hscode": display, "period": "latest"}
     availability = statistics_availability(code)
-    return {
-        "type": "button",
-        "buttonType": STATISTICS,
-        "priority": priority,
-        "url": f"{reverse('hscode:statistics')}?{urlencode(query)}",
-        "title": "무역 통계 상세보기",
-        "description": statistics_description(code, availability),
-        "isReady": True,
-        "metadata": {"hscode": display, **availability},
-        "actionData": {"queryParams": {**query, "view": "summary"}},
-    }
+    url = f"{reverse('hscode:statistics')}?{urlencode(contracts.statistics_query(display))}"
+    return contracts.statistics_button_data(display=display, url=url,
+                                            description=statistics_description(code, availability),
+                                            availability=availability, priority=priority)
 
 
-def button_build(button_type: str, *, analysis: dict, session_id: str) -> dict:
+def button_build(button_type: str, *, analysis: contracts.HscodeAnalysisRecord, session_id: str) -> dict:
     """Build one button from a stored hscode_analysis."""
-    resolved = analysis["resolved"]
-    code, display = resolved["code"], resolved["display"]
-    priority = analysis["button_order"].index(button_type) + 1
+    code, display = analysis.resolved["code"], analysis.resolved["display"]
+    priority = analysis.button_order.index(button_type) + 1
     if button_type == HS_CODE:
         return hs_code_button(
             code=code,
             display=display,
-            confidence=analysis["classification_confidence"],
-            source=analysis["analysis_source"],
+            confidence=analysis.classification_confidence,
+            source=analysis.analysis_source,
             session_id=session_id,
             priority=priority,
         )

@@ -31,19 +31,25 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from chat.models import AnalysisReview, ChatMessage, ReprocessRun, SearchHistory
+from conversations.contracts import HscodeAnalysisRecord
+from conversations.models import ChatMessage, SearchHistory
 
 from .analysis.notation import normalize_code
 from .analysis.text import clean, detect_language
-from .models import ClassificationCase, case_text_hash
+from .models import AnalysisReview, ClassificationCase, ReprocessRun, case_text_hash
+from .services import _question_key, detail_button_ready, detail_page_prepare
+
+REPROCESS_TASK = "hscode.tasks.reprocess_message"
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +146,7 @@ def review_validate(message: ChatMessage, verdict: str, corrected_hs6: str = "")
     """(corrected 6 digits or "", label 6 digits or "") for a review; OperatorError when it does not fit."""
     if message.role != ChatMessage.Role.USER:
         raise OperatorError("only a person's message has an analysis to review")
-    analysis = message.hscode_analysis or {}
+    analysis = message.analysis_record or HscodeAnalysisRecord()
     corrected_hs6 = str(corrected_hs6 or "").strip()
     if verdict == AnalysisReview.Verdict.WRONG:
         if not corrected_hs6:
@@ -150,9 +156,9 @@ def review_validate(message: ChatMessage, verdict: str, corrected_hs6: str = "")
     if verdict == AnalysisReview.Verdict.CORRECT:
         if corrected_hs6:
             raise OperatorError("a correct verdict takes no corrected code (choose 'wrong' to correct it)")
-        if not analysis.get("detected_hscode"):
+        if not analysis.detected_hscode:
             raise OperatorError("no code was detected: record it as wrong, with the right code")
-        resolved = code_digits((analysis.get("resolved") or {}).get("code"))
+        resolved = code_digits(analysis.resolved_code)
         return "", resolved if len(resolved) == 6 else ""  # a heading alone cannot label a case
     raise OperatorError("verdict must be 'correct' or 'wrong'")
 
@@ -162,7 +168,8 @@ def review_record(
 ) -> AnalysisReview:
     """Store a staff review and feed its label to the classifier. Raises OperatorError for invalid input."""
     corrected, label = review_validate(message, verdict, corrected_hs6)
-    detected = (message.hscode_analysis or {}).get("detected_hscode") or ""
+    analysis = message.analysis_record
+    detected = (analysis.detected_hscode if analysis else None) or ""
     with transaction.atomic():
         review = AnalysisReview.objects.create(
             message=message,
@@ -191,7 +198,8 @@ def review_case_put(message: ChatMessage, hs6: str) -> ClassificationCase | None
     ClassificationCase.objects.filter(text_hash=text_hash, hs6=hs6).exclude(
         source=ClassificationCase.Source.REVIEW
     ).delete()
-    language = (message.hscode_analysis or {}).get("language")
+    analysis = message.analysis_record
+    language = analysis.language if analysis else None
     case, _ = ClassificationCase.objects.get_or_create(
         text_hash=text_hash,
         hs6=hs6,
@@ -220,6 +228,11 @@ def latest_reviews() -> QuerySet[AnalysisReview]:
 # --- reprocessing ------------------------------------------------------------------
 
 
+def _reprocess_enqueue(message_id: int, request_id: str) -> None:
+    # By name: hscode/tasks.py imports this module for reprocess_run (config/celery.py routes it to "bulk").
+    current_app.signature(REPROCESS_TASK, args=(message_id, request_id)).delay()
+
+
 @dataclass
 class RequestOutcome:
     request_id: uuid.UUID
@@ -245,8 +258,6 @@ def reprocess_request(
     Repeating a request (same request_id) creates nothing new: runs still queued are
     enqueued again (the task is guarded, so a duplicate is harmless), the others are left.
     """
-    from .tasks import reprocess_message_task
-
     request_id = uuid.UUID(str(request_id)) if request_id else uuid.uuid4()
     outcome = RequestOutcome(request_id=request_id)
     user = requested_by if getattr(requested_by, "pk", None) else None
@@ -265,15 +276,12 @@ def reprocess_request(
                 outcome.existing[message_id] = run.state
                 continue
             if enqueue:
-                reprocess_message_task.delay_on_commit(message_id, str(request_id))
+                transaction.on_commit(partial(_reprocess_enqueue, message_id, str(request_id)))
     return outcome
 
 
 def reprocess_run(message_id: int, request_id: uuid.UUID | str) -> ReprocessRun | None:
     """Reprocess one message under one request, at most once (see the module docstring)."""
-    # Task B's services, imported here: the admin and the API import this module in daphne too.
-    from .services import _question_key, detail_button_ready, detail_page_prepare
-
     request_id = uuid.UUID(str(request_id))
     run = _claim(message_id, request_id)
     if run is None or run.state != ReprocessRun.State.RUNNING:
@@ -326,10 +334,10 @@ def _claim(message_id: int, request_id: uuid.UUID) -> ReprocessRun | None:
 
 
 def _reset(message: ChatMessage, run: ReprocessRun) -> None:
-    analysis = message.hscode_analysis or {}
+    analysis = message.analysis_record
     run.previous_status = message.status
-    run.previous_hscode = (analysis.get("detected_hscode") or "")[:20]
-    run.previous_confidence = analysis.get("classification_confidence")
+    run.previous_hscode = ((analysis.detected_hscode if analysis else None) or "")[:20]
+    run.previous_confidence = analysis.classification_confidence if analysis else None
     run.previous = {
         "status": message.status,
         "hscode_analysis": message.hscode_analysis,
@@ -361,11 +369,11 @@ def _finish(run_id: int) -> ReprocessRun:
         message = ChatMessage.objects.select_for_update().get(pk=run.message_id)
         if message.status not in (ChatMessage.Status.COMPLETED, ChatMessage.Status.FAILED):
             return run  # another delivery of this run is still building buttons; it finishes the run
-        analysis = message.hscode_analysis or {}
+        analysis = message.analysis_record
         now = timezone.now()
         run.new_status = message.status
-        run.new_hscode = (analysis.get("detected_hscode") or "")[:20]
-        run.new_confidence = analysis.get("classification_confidence")
+        run.new_hscode = ((analysis.detected_hscode if analysis else None) or "")[:20]
+        run.new_confidence = analysis.classification_confidence if analysis else None
         run.code_changed = code_digits(run.previous_hscode) != code_digits(run.new_hscode)
         run.state = ReprocessRun.State.DONE
         run.finished_at = now
@@ -375,8 +383,8 @@ def _finish(run_id: int) -> ReprocessRun:
             # Task B measures from the message's creation; a reprocessed message reports its own run.
             message.detail_page_processing_time = max(0, int((now - run.started_at).total_seconds() * 1000))
             fields.append("detail_page_processing_time")
-        if message.hscode_analysis is not None:
-            analysis["reprocess"] = {
+        if analysis is not None:
+            analysis.extra["reprocess"] = {
                 "request_id": str(run.request_id),
                 "run_id": run.pk,
                 "reprocessed_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -384,6 +392,7 @@ def _finish(run_id: int) -> ReprocessRun:
                 "previous_confidence": run.previous_confidence,
                 "code_changed": run.code_changed,
             }
+            message.hscode_analysis = analysis.serialize()
             fields.append("hscode_analysis")
         message.save(update_fields=fields)
         if run.code_changed and run.new_hscode:

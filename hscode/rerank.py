@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from chat.llm import LlmConfig, LlmError, chat_completion_stream
+from llm_client import LlmConfig, LlmError, chat_completion_stream
 
 from .analysis.analyse import CONFIDENCE_THRESHOLD, Candidate, TextAnalysis
 from .analysis.korean_index import get_korean_names

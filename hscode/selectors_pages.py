@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from chat.models import ChatMessage
+from conversations.contracts import HscodeAnalysisRecord
+from conversations.models import ChatMessage
 
 # The 27 EU member states (ISO 3166-1 alpha-2; Greece also as the EU's "EL"). An EU regulation
 # applies in each of them; the EEA states and Switzerland are not listed because the standards'
@@ -43,14 +44,14 @@ def recent_questions_for_code(dotted: str, *, limit: int = 10) -> list[RecentQue
     )
     questions = []
     for row in rows:
-        analysis = row["hscode_analysis"] or {}
-        confidence = analysis.get("classification_confidence")
+        analysis = HscodeAnalysisRecord.parse(row["hscode_analysis"]) or HscodeAnalysisRecord()
+        confidence = analysis.classification_confidence if row["hscode_analysis"] else None
         questions.append(
             RecentQuestion(
                 id=row["id"],
                 conversation_id=str(row["conversation_id"]),
                 content=row["content"],
-                detected_hscode=str(analysis.get("detected_hscode") or ""),
+                detected_hscode=str(analysis.detected_hscode or ""),
                 confidence=float(confidence) if isinstance(confidence, int | float) else None,
                 status=row["status"],
                 created_at=row["created_at"],

@@ -20,15 +20,17 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy, override
 from redis.exceptions import RedisError
 
-from chat import contracts
-from chat.events import event_emit
-from chat.llm import LlmConfig
-from chat.metrics import task_metrics_record
-from chat.models import ChatMessage, ConversationEvent, SearchHistory
+from conversations import contracts
+from conversations.events import event_emit
+from conversations.models import ChatMessage, ConversationEvent, SearchHistory
+from conversations.recovery import task_metrics_failed_after_commit
+from conversations.task_metrics import task_metrics_record
+from llm_client import LlmConfig
 
 from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
 from .analysis.nomenclature import get_nomenclature
@@ -43,7 +45,7 @@ from .cache import (
     question_key,
     question_put,
 )
-from .context7 import context7_consult, context7_enabled, context7_error_event_data
+from .context7_consult import context7_consult, context7_enabled, context7_error_event_data
 from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions, follow_up_texts
 from .models import ClassificationCase, case_text_hash
 from .rerank import llm_rerank
@@ -316,32 +318,32 @@ def analysis_record(analysis: TextAnalysis, *, started_iso: str, elapsed_ms: int
     """
     candidates = candidates if candidates is not None else [c.to_dict() for c in analysis.candidates]
     resolved, source, confidence = _resolved(analysis, candidates, choice)
-    return {
-        "detected_hscode": resolved["display"] if resolved else None,
-        "product_name": analysis.product_name,
-        "classification_confidence": round(float(confidence), 4),
-        "intent_detection": analysis.intent.to_dict(),
-        "detail_buttons": [],
-        "processing_metadata": {
+    return contracts.HscodeAnalysisRecord(
+        detected_hscode=resolved["display"] if resolved else None,
+        product_name=analysis.product_name,
+        classification_confidence=round(float(confidence), 4),
+        intent_detection=analysis.intent.to_dict(),
+        detail_buttons=[],
+        processing_metadata={
             "analysis_timestamp": started_iso,
             "processing_time_ms": elapsed_ms,
             "analysis_version": ANALYSIS_VERSION,
             "database_queries": 0,
         },
-        "analysis_source": source,
-        "language": analysis.language,
-        "resolved": resolved,
-        "hscode_candidates": candidates,
-        "invalid_codes": [
+        analysis_source=source,
+        language=analysis.language,
+        resolved=resolved,
+        hscode_candidates=candidates,
+        invalid_codes=[
             {"raw": m.raw, "reason": m.reason, "suggestions": list(m.suggestions)}
             for m in analysis.mentions
             if not m.valid
         ],
-        "needs_detail": list(analysis.needs_detail) if resolved is None else [],
-        "button_order": button_order(analysis.intent.primary_intent),
-        "fallback_used": False,
-        "cache_hit": False,
-    }
+        needs_detail=list(analysis.needs_detail) if resolved is None else [],
+        button_order=button_order(analysis.intent.primary_intent),
+        fallback_used=False,
+        cache_hit=False,
+    ).serialize()
 
 
 def _begin(message_id: int) -> ChatMessage | None:
@@ -545,13 +547,7 @@ def _elapsed_since(message: ChatMessage) -> int:
 def _announce_button(message: ChatMessage, data: dict) -> None:
     """Record the button on the (locked) message and emit it; fills the bookmark for a sure HS code."""
     record = message.hscode_analysis
-    stored = {"type": data["buttonType"], "url": data["url"], "title": data["title"], "priority": data["priority"],
-              "generated_at": contracts.now_iso(), "description": data["description"]}
-    if data["metadata"].get("candidate"):
-        meta = data["metadata"]
-        stored.update(candidate=True, hscode=meta["hscode"], confidence=meta["confidence"], nameKo=meta["nameKo"],
-                      nameEn=meta["nameEn"])
-    record["detail_buttons"].append(stored)
+    record["detail_buttons"].append(contracts.stored_button(data))
     event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTON_READY,
                data=data)
     sure = record["classification_confidence"] >= BOOKMARK_CONFIDENCE or record["analysis_source"] == PERSON
@@ -651,12 +647,11 @@ def detail_button_ready(message_id: int, button_type: str) -> bool:
         )
         if not snapshot or snapshot["status"] != ChatMessage.Status.ANALYSING or not snapshot["hscode_analysis"]:
             return False
-        if any(b["type"] == button_type for b in snapshot["hscode_analysis"]["detail_buttons"]):
+        stored = contracts.HscodeAnalysisRecord.parse(snapshot["hscode_analysis"])
+        if any(b["type"] == button_type for b in stored.detail_buttons):
             return False
         # Built outside the lock: it reads other tables and should not hold the message row.
-        data = button_build(
-            button_type, analysis=snapshot["hscode_analysis"], session_id=str(snapshot["conversation_id"])
-        )
+        data = button_build(button_type, analysis=stored, session_id=str(snapshot["conversation_id"]))
         with transaction.atomic():
             message = ChatMessage.objects.locked().select_related("conversation").get(pk=message_id)
             record = message.hscode_analysis
@@ -736,3 +731,27 @@ def message_code_choose(*, conversation_id, message_id: int, hscode: object) -> 
     for button_type in record["button_order"]:
         detail_button_ready(message_id, button_type)
     return True
+
+
+def message_buttons_give_up(message: ChatMessage) -> None:
+    """The buttons step ran out of attempts (conversations/recovery.py): end the person's wait with the seed 002
+    §7 error. Called with the message locked, inside the transaction that records the failure."""
+    if message.status not in (ChatMessage.Status.PENDING, ChatMessage.Status.ANALYSING):
+        return
+    record = contracts.HscodeAnalysisRecord.parse(message.hscode_analysis) or contracts.HscodeAnalysisRecord()
+    since = message.waiting_since or message.created_at
+    message.status = ChatMessage.Status.FAILED
+    message.detail_page_processing_time = max(0, int((timezone.now() - since).total_seconds() * 1000))
+    message.save(update_fields=["status", "detail_page_processing_time", "updated_at"])
+    event_emit(
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+        event=contracts.BUTTONS_ERROR,
+        data=contracts.processing_failed_error_data(
+            buttons_generated=len(record.detail_buttons or []),
+            hscode_detected=record.detected_hscode,
+            confidence_score=float(record.classification_confidence or 0.0),
+            max_retries=settings.CHAT_STEP_MAX_ATTEMPTS,
+        ),
+    )
+    task_metrics_failed_after_commit(message.pk, "task_b")

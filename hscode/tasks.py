@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from chat.models import MessageStep
-from chat.recovery import step_claim
 from config.celery import DB_RETRY
+from conversations.models import MessageStep
+from conversations.recovery import step_claim
 
+from .reprocessing import reprocess_run
 from .services import detail_button_ready, detail_page_prepare
 
 
@@ -26,6 +27,4 @@ def detail_button_build_task(message_id: int, button_type: str) -> None:
 @shared_task(name="hscode.tasks.reprocess_message", acks_late=True)
 def reprocess_message_task(message_id: int, request_id: str) -> None:
     """Reprocess one message (routed to the low-priority "bulk" queue by CELERY_TASK_ROUTES)."""
-    from .reprocessing import reprocess_run
-
     reprocess_run(message_id, request_id)

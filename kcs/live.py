@@ -1,6 +1,6 @@
 """The live KCS services: what each one is called with and how its answer is read (no I/O here).
 
-Sources for every rule: /work/shared/docs/korean-customs-apis.md (§1 UNI-PASS envelope, §2 API030, §3 API029,
+Sources for every rule: docs/research/korean-customs-apis.md (§1 UNI-PASS envelope, §2 API030, §3 API029,
 §4 data.go.kr 15101589, §7b 15101230, §8 nitemtrade 15100475, §10 gateway errors).
 """
 

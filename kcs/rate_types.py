@@ -1,7 +1,7 @@
 """Names of the KCS tariff rate types (관세율구분), Korean and English.
 
 Source of the Korean names: the `trrtTpNm` values UNI-PASS API030 returned for these codes, as collected in
-/work/shared/docs/korean-customs-apis.md §2 ("Rate-type codes"); the family names of the other codes come from
+docs/research/korean-customs-apis.md §2 ("Rate-type codes"); the family names of the other codes come from
 the same section. The English names are ours (the agreement's usual English name). The tariff file itself has
 only the codes. A trailing number is the agreement's "(선택N)" variant: FAU11 is 한ㆍ호주 FTA (선택11).
 """

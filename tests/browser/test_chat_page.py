@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chat.models import ChatMessage
+from conversations.models import ChatMessage
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -133,7 +133,7 @@ def test_detail_pages_render_in_korean_and_english(browser, live, transactional_
 
 def test_hostile_text_in_messages_and_analyses_is_inert_in_the_admin(browser, live, transactional_db,
                                                                     django_user_model):
-    from chat.models import Conversation
+    from conversations.models import Conversation
 
     hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
     django_user_model.objects.create_superuser("staff", "staff@example.com", "staff-password-123")

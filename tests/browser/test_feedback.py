@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.models import AnswerFeedback, ChatMessage
+from conversations.models import AnswerFeedback, ChatMessage
 from tests.browser.test_chat_page import SCREENSHOTS, browser  # noqa: F401  (the module-scoped browser fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

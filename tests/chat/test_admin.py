@@ -11,9 +11,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from chat import contracts
-from chat.models import AnalysisReview, ChatMessage, Conversation, ConversationEvent, ReprocessRun
-from hscode.models import ClassificationCase
+from conversations import contracts
+from conversations.models import ChatMessage, Conversation, ConversationEvent
+from hscode.models import AnalysisReview, ClassificationCase, ReprocessRun
 from hscode.selectors import SHIPPED_SOURCES
 from hscode.services import detail_button_ready, detail_page_prepare
 
@@ -292,8 +292,8 @@ def added_cases():
 
 
 def test_an_anonymous_owners_session_key_is_stored_as_an_hmac_and_never_shown(admin_client_logged_in):
-    from chat.selectors import Owner, conversation_get_for_owner
     from chat.services import conversation_create
+    from conversations.selectors import Owner, conversation_get_for_owner
 
     raw = "k" * 32  # a session key as the browser's cookie holds it
     conversation = conversation_create(owner=Owner(user_id=None, session_key=raw))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from chat.models import ChatMessage, Conversation
-from chat.selectors import session_key_digest
+from conversations.models import ChatMessage, Conversation
+from conversations.selectors import session_key_digest
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.test import Client
 from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
-from chat.models import AnalysisReview, ChatMessage, ReprocessRun
-from hscode.models import ClassificationCase
+from conversations.models import ChatMessage
+from hscode.models import AnalysisReview, ClassificationCase, ReprocessRun
 from hscode.selectors import SHIPPED_SOURCES
 
 pytestmark = pytest.mark.django_db

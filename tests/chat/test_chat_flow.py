@@ -10,8 +10,8 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async
 
-from chat import contracts
-from chat.models import ChatMessage, ConversationEvent
+from conversations import contracts
+from conversations.models import ChatMessage, ConversationEvent
 from tests.support.live import frames_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

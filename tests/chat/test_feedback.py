@@ -11,12 +11,13 @@ import jsonschema
 import pytest
 from django.utils import timezone
 
-from chat import contracts
 from chat.feedback import FeedbackError, answer_feedback_set, feedback_summary, review_queue
-from chat.models import AnalysisReview, AnswerFeedback, ChatMessage, Conversation, ConversationEvent
 from chat.protocol import FrameError, frame_parse
-from chat.selectors import Owner
 from chat.services import conversation_create
+from conversations import contracts
+from conversations.models import AnswerFeedback, ChatMessage, Conversation, ConversationEvent
+from conversations.selectors import Owner
+from hscode.models import AnalysisReview
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 
 from chat.feedback import answer_feedback_set
-from chat.models import AnalysisReview, ChatMessage
-from chat.selectors import Owner
 from chat.services import conversation_create
+from conversations.models import ChatMessage
+from conversations.selectors import Owner
+from hscode.models import AnalysisReview
 from tests.chat.test_admin import CHANGELIST, HOSTILE, _analysis, _review_post, added_cases
 
 pytestmark = pytest.mark.django_db

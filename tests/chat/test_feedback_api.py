@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from chat.models import AnswerFeedback, ChatMessage, ConversationEvent
+from conversations.models import AnswerFeedback, ChatMessage, ConversationEvent
 
 pytestmark = pytest.mark.django_db
 

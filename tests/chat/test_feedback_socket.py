@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import contracts
-from chat.models import AnswerFeedback, ConversationEvent
+from conversations import contracts
+from conversations.models import AnswerFeedback, ConversationEvent
 from tests.support.live import frames_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

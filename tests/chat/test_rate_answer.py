@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.core.management import call_command
 
-from chat import contracts
+from conversations import contracts
 from customs.models import TariffRate
 from tests.support.kcs_files import sample_tariff_rows, write_tariff_xlsx
 from tests.support.live import frames_until

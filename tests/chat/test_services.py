@@ -1,4 +1,4 @@
-"""Chat services: message rules, event seq allocation, log retention, stop requests."""
+"""Chat services: message rules, the snapshot, stop requests, the recovery of stale steps."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from chat import contracts
-from chat.answering import _stop_key, answer_stop_request
-from chat.events import event_emit
-from chat.models import ChatMessage, Conversation, ConversationEvent
+from chat.answer_stream import _stop_key, answer_stop_request
 from chat.protocol import FrameError, frame_parse
-from chat.selectors import Owner, conversation_snapshot
-from chat.services import OwnerRequired, conversation_create, event_log_prune, message_create
-from config.celery import app as celery_app
+from chat.services import OwnerRequired, conversation_create, message_create
+from conversations import contracts
+from conversations.models import ChatMessage, Conversation, ConversationEvent
+from conversations.selectors import Owner, conversation_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +21,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def conversation() -> Conversation:
     return conversation_create(owner=Owner(user_id=None, session_key="s" * 32))
-
-
-def test_seq_is_per_conversation_and_gap_free(conversation):
-    other = conversation_create(owner=Owner(user_id=None, session_key="t" * 32))
-    seqs = [event_emit(conversation_id=conversation.pk, message_id=None, event=contracts.THINKING, data={})
-            for _ in range(3)]
-    assert seqs == [1, 2, 3]
-    assert event_emit(conversation_id=other.pk, message_id=None, event=contracts.THINKING, data={}) == 1
 
 
 def test_message_create_saves_and_logs_created_then_thinking(conversation):
@@ -49,28 +39,6 @@ def test_rejected_text_saves_nothing(conversation):
 def test_a_conversation_needs_an_owner():
     with pytest.raises(OwnerRequired):
         conversation_create(owner=Owner(user_id=None, session_key=""))
-
-
-def test_prune_removes_only_events_past_retention(conversation):
-    event_emit(conversation_id=conversation.pk, message_id=None, event=contracts.THINKING, data={})
-    event_emit(conversation_id=conversation.pk, message_id=None, event=contracts.THINKING, data={})
-    ConversationEvent.objects.filter(seq=1).update(created_at=timezone.now() - timedelta(days=8))
-    assert event_log_prune(older_than_days=7) == 1
-    assert list(ConversationEvent.objects.values_list("seq", flat=True)) == [2]
-
-
-def test_prune_by_default_keeps_event_log_retention_days_and_beat_runs_it(conversation, settings):
-    settings.EVENT_LOG_RETENTION_DAYS = 3
-    for _ in range(3):
-        event_emit(conversation_id=conversation.pk, message_id=None, event=contracts.THINKING, data={})
-    ConversationEvent.objects.filter(seq=1).update(created_at=timezone.now() - timedelta(days=4))
-    ConversationEvent.objects.filter(seq=2).update(created_at=timezone.now() - timedelta(days=2))
-    assert event_log_prune() == 1  # the setting, not a hard-coded week
-    assert list(ConversationEvent.objects.values_list("seq", flat=True)) == [2, 3]
-    schedule = {entry["task"]: entry for entry in celery_app.conf.beat_schedule.values()}
-    assert "chat.tasks.event_log_prune" in schedule  # beat runs it on its own
-    ConversationEvent.objects.update(created_at=timezone.now() - timedelta(days=5))
-    assert celery_app.tasks["chat.tasks.event_log_prune"]() == 2
 
 
 def test_snapshot_lists_unfinished_messages_with_their_state(conversation):
@@ -112,8 +80,8 @@ def test_bad_stop_and_resync_frames_are_refused(raw):
 def test_stale_messages_are_found_for_every_missing_step(conversation, settings, redis_url):
     import redis
 
-    from chat.recovery import messages_recover_stale
     from config.celery import app
+    from conversations.recovery import messages_recover_stale
     from tests.conftest import redis_url_with_db
 
     settings.CELERY_TASK_ALWAYS_EAGER = False

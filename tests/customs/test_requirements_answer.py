@@ -6,7 +6,7 @@ import pytest
 
 from customs.models import RequirementLookup
 from customs.services import code_facts_for_answer
-from hscode.answer import grounded_answer
+from hscode.grounded_answer import grounded_answer
 from hscode.services import message_analyse
 from tests.customs.kcs_fixtures import kcs_fake, kcs_no_keys  # noqa: F401
 

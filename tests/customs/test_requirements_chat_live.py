@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import contracts
+from conversations import contracts
 from tests.customs.kcs_fixtures import kcs_stack  # noqa: F401
 from tests.support.live import ChatClient, frames_until
 

@@ -1,6 +1,6 @@
 """A fake Context7 API server for tests: real HTTP on 127.0.0.1, switchable faults.
 
-Endpoints (same paths and shapes as the live API, docs/context7-api.md):
+Endpoints (same paths and shapes as the live API, docs/research/context7-api.md):
 
     GET  /api/v2/libs/search?libraryName=&query=      JSON {results, searchFilterApplied}
     GET  /api/v2/context?libraryId=&query=[&type=json] text (v2 format; v1 with text_format="v1") or JSON

@@ -1,5 +1,5 @@
 """A fake of the live KCS services for tests and demos: real HTTP on 127.0.0.1 imitating
-/work/shared/docs/korean-customs-apis.md §11.
+docs/research/korean-customs-apis.md §11.
 
     UNI-PASS   GET /ext/rest/ccctLworCdQry/retrieveCcctLworCd?crkyCn=&hsSgn=&imexTp=      (API029)
                GET /ext/rest/trrtQry/retrieveTrrt?crkyCn=&hsSgn=                          (API030)

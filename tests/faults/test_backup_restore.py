@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from chat import contracts
+from conversations import contracts
 from devtools.redis_server import EmbeddedRedis
 from tests.conftest import stack_env
 from tests.support.live import ChatClient, LiveStack, frames_until

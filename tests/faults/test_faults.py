@@ -18,8 +18,8 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async
 
-from chat import contracts
-from chat.models import ChatMessage, Conversation, ConversationEvent
+from conversations import contracts
+from conversations.models import ChatMessage, Conversation, ConversationEvent
 from devtools.redis_server import EmbeddedRedis
 from tests.conftest import stack_env
 from tests.support.live import ChatClient, LiveStack, frames_until

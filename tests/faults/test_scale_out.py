@@ -11,7 +11,7 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async
 
-from chat import contracts
+from conversations import contracts
 from devtools.redis_server import EmbeddedRedis
 from tests.conftest import stack_env
 from tests.fakes.llm_server import FakeLlmServer
@@ -23,7 +23,7 @@ DONE = {contracts.BUTTONS_COMPLETE, contracts.BUTTONS_ERROR, contracts.ANSWER_CO
 
 
 def _log(conversation_id: str) -> list[dict]:
-    from chat.models import ConversationEvent
+    from conversations.models import ConversationEvent
 
     return [e.as_frame() for e in ConversationEvent.objects.filter(conversation_id=conversation_id).order_by("seq")]
 
@@ -73,7 +73,7 @@ async def test_two_tabs_on_two_daphnes_see_every_event_and_survive_losing_one(tw
 
 def _in_flight(conversation_id: str) -> tuple[str, str | None, int]:
     """(the person's message status, its answer's status or None, the conversation's last seq), from the database."""
-    from chat.models import ChatMessage, Conversation
+    from conversations.models import ChatMessage, Conversation
 
     message = ChatMessage.objects.filter(conversation_id=conversation_id, role="user").latest("id")
     answer = ChatMessage.objects.filter(reply_to=message).values_list("status", flat=True).first()

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from customs.services import code_facts_for_answer
-from hscode.answer import grounded_answer
+from hscode.grounded_answer import grounded_answer
 from hscode.services import message_analyse
 from tests.support.kcs_files import hsk_row, write_hsk_csv
 

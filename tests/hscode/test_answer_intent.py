@@ -8,7 +8,7 @@ import re
 import pytest
 
 from customs.selectors import code_facts
-from hscode.answer import grounded_answer
+from hscode.grounded_answer import grounded_answer
 from hscode.services import message_analyse
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]

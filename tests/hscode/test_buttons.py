@@ -8,14 +8,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chat import contracts
+from conversations import contracts
 from hscode.analysis.analyse import analyse_text
 from hscode.buttons import button_build, button_order, candidate_button, regulation_button, statistics_button
 from hscode.regulations import regulation_summary
 from hscode.services import analysis_record
-from tests.chat.test_contracts import _assert_covers, _shape
+from tests.conversations.test_contracts import _assert_covers, _shape
 
-SEED = json.loads((Path(__file__).parents[1] / "chat" / "seed_002_examples.json").read_text(encoding="utf-8"))
+SEED = json.loads((Path(__file__).parents[1] / "conversations" / "seed_002_examples.json").read_text(encoding="utf-8"))
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,8 @@ def record():
 
 @pytest.mark.parametrize("button_type", ["HS_CODE", "REGULATION", "STATISTICS"])
 def test_each_button_validates_and_covers_the_seed_example(record, button_type):
-    data = button_build(button_type, analysis=record, session_id="550e8400-e29b-41d4-a716-446655440000")
+    data = button_build(button_type, analysis=contracts.HscodeAnalysisRecord.parse(record),
+                        session_id="550e8400-e29b-41d4-a716-446655440000")
     jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
     seed = next(e["data"] for e in SEED["events"] if e["data"].get("buttonType") == button_type)
     # dataRange is null until statistics are loaded; compare the rest of the shape
@@ -59,7 +60,7 @@ def test_cbam_code_is_high_risk_for_the_eu():
 
 def test_national_digits_are_kept_in_the_button_code():
     record = analysis_record(analyse_text("8517130000 수입"), started_iso=contracts.now_iso(), elapsed_ms=1)
-    data = button_build("HS_CODE", analysis=record, session_id="s")
+    data = button_build("HS_CODE", analysis=contracts.HscodeAnalysisRecord.parse(record), session_id="s")
     assert data["metadata"]["hscode"] == "8517.13-0000"
     assert data["metadata"]["categoryInfo"]["subheading"] == "851713"
     assert data["url"] == "/detail/hscode/8517.13-0000/"

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from chat import contracts
-from chat.models import ChatMessage, Conversation, ConversationEvent
+from conversations.models import ChatMessage, Conversation, ConversationEvent
 from customs.editions import SOURCES, TRADE, edition_bump, editions_for
 from customs.services import requirements_refresh
 from hscode.cache import (
@@ -23,7 +23,7 @@ from hscode.cache import (
     detail_page_data,
     question_get,
 )
-from hscode.context7 import reset_clients
+from hscode.context7_consult import reset_clients
 from hscode.services import ANALYSIS_VERSION, _question_key, detail_button_ready, detail_page_prepare
 from tests.customs.kcs_fixtures import kcs_fake  # noqa: F401
 from tests.fakes.fixtures import context7_server, redis_prefix, redis_url  # noqa: F401

@@ -10,10 +10,11 @@ import uuid
 import jsonschema
 import pytest
 
-from chat import contracts
-from chat.models import AnalysisReview, Bookmark, ChatMessage, Conversation, ConversationEvent, SearchHistory
 from chat.protocol import FrameError
 from chat.services import bookmark_save
+from conversations import contracts
+from conversations.models import Bookmark, ChatMessage, Conversation, ConversationEvent, SearchHistory
+from hscode.models import AnalysisReview
 from hscode.reprocessing import reprocess_request, reprocess_run
 from hscode.services import ChoiceError, detail_button_ready, detail_page_prepare, message_code_choose
 

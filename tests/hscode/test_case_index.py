@@ -2,7 +2,7 @@
 
 from hscode.analysis.analyse import analyse_text
 from hscode.analysis.cases import Case, CaseIndex, CombinedCaseIndex, char_ngrams
-from hscode.answer import grounded_answer
+from hscode.grounded_answer import grounded_answer
 
 STRAINER = "kitchen strainer of stainless steel wire mesh"
 

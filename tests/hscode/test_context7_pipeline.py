@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import contracts
-from chat.models import ChatMessage
+from conversations import contracts
+from conversations.models import ChatMessage
 from tests.conftest import side_stack
 from tests.fakes.context7_server import FakeContext7Server
 from tests.support.live import ChatClient, frames_until

@@ -1,4 +1,4 @@
-"""hscode.context7 (settings, consult, merge, seed 002 shapes) and the context7_lookup command,
+"""hscode.context7_consult (settings, consult, merge, seed 002 shapes) and the context7_lookup command,
 against the fake Context7 server over real sockets and real Redis."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from context7_client import Context7CircuitOpenError, Context7Error, Context7TimeoutError
-from hscode import context7 as wiring
-from hscode.context7 import (
+from hscode import context7_consult as wiring
+from hscode.context7_consult import (
     acontext7_consult,
     context7_consult,
     context7_enabled,
@@ -312,7 +312,7 @@ def test_error_event_data_has_the_seed_002_shape_for_each_failure(c7, fault, par
     if "retry_after" in params:
         assert data["errorDetails"]["retry_after"] == data["retryInfo"]["retryAfter"] == params["retry_after"]
     jsonschema = pytest.importorskip("jsonschema")
-    from chat import contracts
+    from conversations import contracts
 
     jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTONS_ERROR])
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from chat.models import ChatMessage, Conversation
+from conversations.models import ChatMessage, Conversation
 
 pytestmark = pytest.mark.django_db
 

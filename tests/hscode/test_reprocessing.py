@@ -14,9 +14,9 @@ from channels.db import database_sync_to_async
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from chat import contracts
-from chat.models import AnalysisReview, ChatMessage, Conversation, ConversationEvent, ReprocessRun
-from hscode.models import ClassificationCase
+from conversations import contracts
+from conversations.models import ChatMessage, Conversation, ConversationEvent
+from hscode.models import AnalysisReview, ClassificationCase, ReprocessRun
 from hscode.reprocessing import OperatorError, messages_select, reprocess_run, review_record
 from hscode.selectors import SHIPPED_SOURCES
 from hscode.services import detail_button_ready, detail_page_prepare

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from chat.llm import LlmConfig
 from hscode.analysis.analyse import analyse_text
 from hscode.rerank import GIR, llm_rerank, rerank_messages, validate_answer
+from llm_client import LlmConfig
 from tests.fakes.llm_server import FakeLlmServer
 
 TEXT = "stainless steel kitchen knife set with wooden block"

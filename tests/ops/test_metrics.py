@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from chat import contracts
-from chat.models import AnalysisReview, ChatMessage, Conversation, ReprocessRun
 from context7_client import Context7Error
+from conversations import contracts
+from conversations.models import ChatMessage, Conversation
+from hscode.models import AnalysisReview, ReprocessRun
 from tests.fakes.fixtures import context7_server, redis_prefix  # noqa: F401
 from tests.support.live import frames_until, free_port
 
@@ -110,7 +111,7 @@ def test_metrics_count_messages_latencies_tasks_reviews_and_runs_from_the_databa
 def test_context7_calls_errors_cache_and_breaker_state_come_from_the_shared_redis_counters(
     settings, context7_server, redis_prefix  # noqa: F811
 ):
-    from hscode.context7 import get_client
+    from hscode.context7_consult import get_client
 
     settings.CONTEXT7_API_URL = context7_server.url
     settings.CONTEXT7_LIBRARY_ID = "/wco/hs-nomenclature-2022"

@@ -8,9 +8,10 @@ import math
 import pytest
 
 from chat.feedback import answer_feedback_set
-from chat.models import AnalysisReview, ChatMessage
-from chat.selectors import Owner
 from chat.services import conversation_create
+from conversations.models import ChatMessage
+from conversations.selectors import Owner
+from hscode.models import AnalysisReview
 from tests.ops.test_metrics import _get, _operator_token  # noqa: F401  (the operator token fixture)
 
 pytestmark = pytest.mark.django_db

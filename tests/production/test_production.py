@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from chat import contracts
+from conversations import contracts
 from tests.chat.test_chat_flow import (  # noqa: F401  (collected here: run through nginx)
     test_bad_frames_get_error_frames_keep_the_socket_and_save_nothing,
     test_explicit_code_message_streams_three_buttons_then_complete,
@@ -20,7 +20,7 @@ from tests.chat.test_chat_flow import (  # noqa: F401  (collected here: run thro
     test_message_without_code_gets_no_hscode_detected_with_suggestions,
     test_stranger_is_refused_at_connect,
 )
-from tests.chat.test_delivery import (  # noqa: F401
+from tests.conversations.test_delivery import (  # noqa: F401
     test_a_repeated_question_gets_its_buttons_from_the_cache,
     test_parallel_task_metrics_and_bookmark_are_stored_in_the_seed_shape,
     test_reconnecting_mid_flight_with_after_misses_nothing_and_repeats_nothing,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from chat import contracts
+from conversations import contracts
 from tests.production.conftest import OPERATOR_ENV
 from tests.support.live import ChatClient, frames_until
 

@@ -18,8 +18,8 @@ import websockets
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from chat.models import ChatMessage, Conversation, ConversationEvent
 from config.websocket import SEND_BUFFER_FULL
+from conversations.models import ChatMessage, Conversation, ConversationEvent
 from tests.conftest import side_stack
 from tests.support.live import ChatClient
 

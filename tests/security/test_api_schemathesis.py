@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from websockets.sync.client import connect
 
-from chat import contracts
+from conversations import contracts
 from tests.support.live import ChatClient
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
-from chat import contracts
+from conversations import contracts
 from tests.support.live import ChatClient
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import contracts
-from chat.models import ChatMessage
+from conversations import contracts
+from conversations.models import ChatMessage
 from tests.conftest import side_stack
 from tests.support.live import ChatClient, frames_until
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from context7_client import Context7Error
-from hscode.context7 import find_hs_codes, get_client
+from hscode.context7_consult import find_hs_codes, get_client
 
 
 class Command(BaseCommand):

@@ -8,8 +8,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
-from chat.models import AnalysisReview
 from hscode.analysis.text import clean, detect_language
+from hscode.models import AnalysisReview
 from hscode.reprocessing import latest_reviews
 
 
@@ -39,7 +39,8 @@ class Command(BaseCommand):
             text = clean(review.message.content).strip()
             if not text:
                 continue
-            language = (review.message.hscode_analysis or {}).get("language")
+            analysis = review.message.analysis_record
+            language = analysis.language if analysis else None
             # The same question reviewed on several messages: the newest label wins.
             rows[text] = {"text": text, "hs6": review.label_hs6,
                           "lang": language if language in ("ko", "en") else detect_language(text)}

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from chat.models import ChatMessage, ReprocessRun
+from conversations.models import ChatMessage
+from hscode.models import ReprocessRun
 from hscode.reprocessing import (
     FINAL_STATES,
     SOURCES,
@@ -150,12 +151,13 @@ class Command(BaseCommand):
     def _list(self, selected, *, sync: bool) -> None:
         count = 0
         for message in selected.iterator():
-            analysis = message.hscode_analysis or {}
-            confidence = analysis.get("classification_confidence")
+            analysis = message.analysis_record
+            confidence = analysis.classification_confidence if analysis else None
+            source = (analysis and analysis.analysis_source) or "-"
             self.stdout.write(
                 f"#{message.pk}\t{message.created_at:%Y-%m-%d %H:%M}\t{message.status}\t"
-                f"{analysis.get('detected_hscode') or '-'}\t"
-                f"{'-' if confidence is None else f'{confidence:.2f}'}\t{analysis.get('analysis_source') or '-'}\t"
+                f"{(analysis and analysis.detected_hscode) or '-'}\t"
+                f"{'-' if confidence is None else f'{confidence:.2f}'}\t{source}\t"
                 f"{message.content[:60]!r}"
             )
             count += 1

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from chat.services import event_log_prune
+from conversations.services import event_log_prune
 
 
 class Command(BaseCommand):

@@ -1,12 +1,13 @@
 """The wire contract: event names, the shape of every event's `data`, and frame builders.
 
-Names and `data` fields follow seed 002 exactly; tests/chat/test_contracts.py
+Names and `data` fields follow seed 002 exactly; tests/conversations/test_contracts.py
 validates these schemas against the seed's own examples and every builder's
 output against the schemas. Extend, never break.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,8 @@ SNAPSHOT = "snapshot"
 # Our extension: a replay stopped at CHAT_REPLAY_MAX_EVENTS; resync with `after` for the next page. No seq.
 REPLAY_MORE = "replay_more"
 
-BUTTON_TYPES = ("HS_CODE", "REGULATION", "STATISTICS")
+HS_CODE, REGULATION, STATISTICS = "HS_CODE", "REGULATION", "STATISTICS"
+BUTTON_TYPES = (HS_CODE, REGULATION, STATISTICS)
 # Below the confidence threshold, at most this many candidate codes are offered as HS_CODE buttons.
 CANDIDATES_MAX = 3
 
@@ -52,6 +54,52 @@ FEEDBACK_VOTES = ("up", "down")
 FEEDBACK_REASON_MAX_CHARS = 500
 
 NO_HSCODE_DETECTED = "NO_HSCODE_DETECTED"
+
+
+@dataclass(slots=True)
+class HscodeAnalysisRecord:
+    """The stored ChatMessage.hscode_analysis, typed: seed 002's fields first, then the pipeline's own.
+
+    `parse` reads a stored value (None for a message not analysed yet; keys a row written by an older version lacks
+    take their defaults) and `serialize` writes it back, keys this class does not name kept as they were (`extra`).
+    """
+
+    detected_hscode: str | None = None
+    product_name: str = ""
+    classification_confidence: float = 0.0
+    intent_detection: dict[str, Any] = field(default_factory=dict)
+    detail_buttons: list[dict[str, Any]] = field(default_factory=list)
+    processing_metadata: dict[str, Any] = field(default_factory=dict)
+    analysis_source: str = ""
+    language: str = ""
+    # {"code": "020329", "display": "0203.29", "national": "", "level": 6}: the code that drives the buttons.
+    resolved: dict[str, Any] | None = None
+    hscode_candidates: list[dict[str, Any]] = field(default_factory=list)
+    invalid_codes: list[dict[str, Any]] = field(default_factory=list)
+    needs_detail: list[str] = field(default_factory=list)
+    button_order: list[str] = field(default_factory=list)
+    fallback_used: bool = False
+    cache_hit: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> HscodeAnalysisRecord | None:
+        if raw is None:
+            return None
+        named = {f.name for f in fields(cls)} - {"extra"}
+        record = cls(**{key: value for key, value in raw.items() if key in named})
+        record.extra = {key: value for key, value in raw.items() if key not in named}
+        return record
+
+    def serialize(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        data.update(self.extra)
+        return data
+
+    @property
+    def resolved_code(self) -> str | None:
+        """The resolved code's digits (6 for HS, up to 10 for a national line), or None when nothing resolved."""
+        return self.resolved["code"] if self.resolved else None
 
 
 def client_contract() -> dict[str, Any]:
@@ -183,6 +231,178 @@ def buttons_complete_data(
     if bookmark:
         data["bookmark"] = bookmark
     return data
+
+
+def answer_delta_data(*, delta: str, index: int) -> dict[str, Any]:
+    """One coalesced piece of the streamed answer; `index` counts the message's deltas from 0."""
+    return {"delta": delta, "index": index}
+
+
+def answer_complete_data(*, content: str, assistant_message_id: int, stopped: bool, replaced: bool, backend: str,
+                         fallback: bool) -> dict[str, Any]:
+    """The answer's final text (`replaced`: it differs from the deltas sent, and replaces them)."""
+    return {
+        "content": content,
+        "timestamp": now_iso(),
+        "assistant_message_id": assistant_message_id,
+        "stopped": stopped,
+        "replaced": replaced,
+        "backend": backend,
+        "fallback": fallback,
+    }
+
+
+def snapshot_message(*, message_id: int, content: str, status: str, analysis: HscodeAnalysisRecord | None,
+                     answer_content: str | None, answer_status: str | None) -> dict[str, Any]:
+    """One unfinished message in a snapshot: its state, its buttons so far, its answer so far."""
+    return {
+        "message_id": message_id,
+        "content": content,
+        "status": status,
+        "detected_hscode": analysis.detected_hscode if analysis else None,
+        "buttons": list(analysis.detail_buttons) if analysis else [],
+        "answer": {"content": answer_content, "status": answer_status} if answer_status is not None else None,
+    }
+
+
+def snapshot_data(*, conversation_id: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"conversation_id": conversation_id, "messages": messages}
+
+
+def snapshot_frame(data: dict[str, Any], *, last_seq: int) -> dict[str, Any]:
+    """The state a (re)connecting client starts from; the replay continues after `last_seq`. No seq of its own."""
+    return {"event": SNAPSHOT, "data": data, "last_seq": last_seq}
+
+
+def replay_more_frame(*, after: int, head: int) -> dict[str, Any]:
+    return {"event": REPLAY_MORE, "data": {"after": after, "head": head}}
+
+
+# --- detail_page_button_ready: the three buttons --------------------------------------
+
+
+def stored_button(data: dict[str, Any]) -> dict[str, Any]:
+    """A ready button as hscode_analysis.detail_buttons keeps it (what a snapshot and a reload show)."""
+    stored = {"type": data["buttonType"], "url": data["url"], "title": data["title"], "priority": data["priority"],
+              "generated_at": now_iso(), "description": data["description"]}
+    meta = data["metadata"]
+    if meta.get("candidate"):
+        stored.update(candidate=True, hscode=meta["hscode"], confidence=meta["confidence"], nameKo=meta["nameKo"],
+                      nameEn=meta["nameEn"])
+    return stored
+
+
+def hs_code_query(display: str, *, session_id: str, candidate: bool = False) -> dict[str, str]:
+    return {"hscode": display, "source": "chat_candidate" if candidate else "chat_analysis", "session_id": session_id}
+
+
+def regulation_query(display: str) -> dict[str, str]:
+    return {"hscode": display, "country": "ALL"}
+
+
+def statistics_query(display: str) -> dict[str, str]:
+    return {"hscode": display, "period": "latest"}
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateLabel:
+    """A candidate code offered below the confidence threshold: its rank and names, and the page's language."""
+
+    rank: int
+    name_ko: str
+    name_en: str
+    language: str
+
+
+def hs_code_button_data(*, display: str, url: str, confidence: float, source: str, category_info: dict[str, str],
+                        session_id: str, priority: int, candidate: CandidateLabel | None = None) -> dict[str, Any]:
+    """The HS_CODE button: the resolved code, or (with `candidate`) one candidate flagged as such."""
+    title, description = "HS Code 상세정보", "관세율, 규제정보 등 상세 조회"
+    metadata: dict[str, Any] = {
+        "hscode": display,
+        "country": "KR",
+        "confidence": round(confidence, 4),
+        "searchTime": now_iso(),
+        "analysisSource": source,
+        "categoryInfo": category_info,
+    }
+    if candidate is not None:
+        english = candidate.language.startswith("en")
+        percent = round(confidence * 100)
+        title = f"{display} {candidate.name_en if english else candidate.name_ko}".strip()
+        description = (f"candidate {candidate.rank}, confidence {percent}%" if english
+                       else f"후보 {candidate.rank} · 신뢰도 {percent}%")
+        metadata.update(candidate=True, candidateRank=candidate.rank, nameKo=candidate.name_ko,
+                        nameEn=candidate.name_en)
+    return {
+        "type": "button",
+        "buttonType": HS_CODE,
+        "priority": priority,
+        "url": url,
+        "title": title,
+        "description": description,
+        "isReady": True,
+        "metadata": metadata,
+        "actionData": {
+            "queryParams": hs_code_query(display, session_id=session_id, candidate=candidate is not None),
+            "analytics": {"click_tracking": True, "conversion_target": "hscode_detail_view"},
+        },
+    }
+
+
+def regulation_button_data(*, display: str, url: str, description: str, summary: dict[str, Any],
+                           priority: int) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "buttonType": REGULATION,
+        "priority": priority,
+        "url": url,
+        "title": "규제 정보 상세보기",
+        "description": description,
+        "isReady": True,
+        "metadata": {"hscode": display, **summary},
+        "actionData": {"queryParams": {**regulation_query(display), "regulation_type": "export"}},
+    }
+
+
+def statistics_button_data(*, display: str, url: str, description: str, availability: dict[str, Any],
+                           priority: int) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "buttonType": STATISTICS,
+        "priority": priority,
+        "url": url,
+        "title": "무역 통계 상세보기",
+        "description": description,
+        "isReady": True,
+        "metadata": {"hscode": display, **availability},
+        "actionData": {"queryParams": {**statistics_query(display), "view": "summary"}},
+    }
+
+
+def context7_error_data(*, error_code: str, error_message: str, timestamp: str, api_endpoint: str,
+                        http_status: int | None, retry_after: int | None, retryable: bool, retry_hint_s: int,
+                        max_retries: int, expected_recovery: str,
+                        partial_results: dict[str, Any] | None = None) -> dict[str, Any]:
+    """detail_page_buttons_error, seed 002 §1: Context7 failed; pattern matching takes over (a button follows)."""
+    partial = {"buttonsGenerated": 0, "hscode_detected": None, "confidence_score": 0.0}
+    partial.update(partial_results or {})
+    return {
+        "type": "context7_api_error",
+        "errorCode": error_code,
+        "errorMessage": error_message,
+        "timestamp": timestamp,
+        "fallbackActivated": True,
+        "errorDetails": {"api_endpoint": api_endpoint, "http_status": http_status, "retry_after": retry_after},
+        "fallback_status": {"activated": True, "fallback_type": "pattern_matching", "reduced_confidence": True},
+        "impact_assessment": {
+            "user_experience": "degraded",
+            "feature_availability": "partial",
+            "expected_recovery": expected_recovery,
+        },
+        "partialResults": partial,
+        "retryInfo": {"retryable": retryable, "retryAfter": retry_hint_s, "maxRetries": max_retries},
+    }
 
 
 NO_HSCODE_SUGGESTIONS = (

@@ -74,6 +74,7 @@ from context7_client.errors import (
     TIMEOUT,
     UNAUTHORIZED,
 )
+from conversations import contracts
 from hscode.analysis.notation import extract_codes
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ def _forget_after_fork() -> None:
     _library_ids.clear()
 
 
-setting_changed.connect(_on_setting_changed, dispatch_uid="hscode.context7.reset_clients")
+setting_changed.connect(_on_setting_changed, dispatch_uid="hscode.context7_consult.reset_clients")
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
@@ -564,29 +565,16 @@ def context7_error_event_data(error: BaseException | None, partial: dict | None 
         recovery = f"< {math.ceil(hint / 60)} minutes"
     else:
         recovery = "< 5 minutes"
-    partial_results = {"buttonsGenerated": 0, "hscode_detected": None, "confidence_score": 0.0}
-    partial_results.update(partial or {})
-    return {
-        "type": "context7_api_error",
-        "errorCode": error.code,
-        "errorMessage": ERROR_MESSAGES_KO.get(error.code, ERROR_MESSAGES_KO[API_FAILURE]),
-        "timestamp": utc_timestamp(),
-        "fallbackActivated": True,
-        "errorDetails": {
-            "api_endpoint": error.endpoint or GET_LIBRARY_DOCS,
-            "http_status": error.http_status,
-            "retry_after": retry_after,
-        },
-        "fallback_status": {"activated": True, "fallback_type": "pattern_matching", "reduced_confidence": True},
-        "impact_assessment": {
-            "user_experience": "degraded",
-            "feature_availability": "partial",
-            "expected_recovery": recovery,
-        },
-        "partialResults": partial_results,
-        "retryInfo": {
-            "retryable": error.retryable,
-            "retryAfter": hint,
-            "maxRetries": int(getattr(settings, "CONTEXT7_RETRY_ATTEMPTS", 3)),
-        },
-    }
+    return contracts.context7_error_data(
+        error_code=error.code,
+        error_message=ERROR_MESSAGES_KO.get(error.code, ERROR_MESSAGES_KO[API_FAILURE]),
+        timestamp=utc_timestamp(),
+        api_endpoint=error.endpoint or GET_LIBRARY_DOCS,
+        http_status=error.http_status,
+        retry_after=retry_after,
+        retryable=error.retryable,
+        retry_hint_s=hint,
+        max_retries=int(getattr(settings, "CONTEXT7_RETRY_ATTEMPTS", 3)),
+        expected_recovery=recovery,
+        partial_results=partial,
+    )

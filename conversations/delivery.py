@@ -78,7 +78,7 @@ class EventCursor:
         """A snapshot of unfinished work, then the stored events after `after`: at most CHAT_REPLAY_MAX_EVENTS
         of them. When more are stored, a `replay_more` frame says from where to ask again (a resync)."""
         snapshot, head = await database_sync_to_async(conversation_snapshot)(self.conversation_id)
-        await self._send({"event": contracts.SNAPSHOT, "data": snapshot, "last_seq": head})
+        await self._send(contracts.snapshot_frame(snapshot, last_seq=head))
         for item in snapshot["messages"]:
             self._in_flight[item["message_id"]] = (time.monotonic(), set())
         self.last_seq = max(0, min(after, head))
@@ -87,7 +87,7 @@ class EventCursor:
         for frame in frames:
             await self._deliver(frame)
         if len(frames) == page and self.last_seq < head:
-            await self._send({"event": contracts.REPLAY_MORE, "data": {"after": self.last_seq, "head": head}})
+            await self._send(contracts.replay_more_frame(after=self.last_seq, head=head))
 
     async def fill(self, up_to: int | None = None) -> None:
         """Deliver the stored events after last_seq (up to `up_to`), a page at a time."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chat import contracts
+from conversations import contracts
 
 SEED = json.loads((Path(__file__).with_name("seed_002_examples.json")).read_text(encoding="utf-8"))
 
@@ -63,6 +63,10 @@ def test_builders_produce_valid_data():
         contracts.BUTTONS_ERROR: contracts.no_hscode_error_data(context7_attempted=False, needs_detail=["material"]),
         contracts.MESSAGE_CREATED: contracts.message_created_data(role="user", content="hi",
                                                                   created_at=contracts.now_iso()),
+        contracts.ANSWER_DELTA: contracts.answer_delta_data(delta="안녕", index=0),
+        contracts.ANSWER_COMPLETE: contracts.answer_complete_data(
+            content="안녕하세요", assistant_message_id=2, stopped=False, replaced=False, backend="grounded",
+            fallback=False),
     }
     for event, data in samples.items():
         jsonschema.validate(data, contracts.DATA_SCHEMAS[event])
@@ -156,3 +160,72 @@ def test_the_seed_bookmark_data_becomes_an_offer_and_a_saved_event():
                      "display_name": "스마트폰 (HS Code 8517.12.00)"}
     assert contracts.bookmark_offer(dict(SEED["sse_bookmark_data"], bookmark_available=False)) is None
     jsonschema.validate(contracts.bookmark_saved_data(**offer), contracts.DATA_SCHEMAS[contracts.BOOKMARK_SAVED])
+
+
+def _context7_error(**overrides):
+    arguments = dict(error_code="CONTEXT7_TIMEOUT", error_message="시간 초과", timestamp=contracts.now_iso(),
+                     api_endpoint="/v1/search", http_status=None, retry_after=None, retryable=True, retry_hint_s=30,
+                     max_retries=3, expected_recovery="< 30 seconds", partial_results={"buttonsGenerated": 1})
+    return contracts.context7_error_data(**(arguments | overrides))
+
+
+def test_the_context7_error_builder_validates_and_covers_the_seed_context7_error():
+    data = _context7_error()
+    jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTONS_ERROR])
+    seed = next(e["data"] for e in SEED["events"] if e["data"].get("type") == "context7_api_error")
+    _assert_covers(_shape(data), _shape(seed))
+    assert data["partialResults"] == {"buttonsGenerated": 1, "hscode_detected": None, "confidence_score": 0.0}
+
+
+def test_the_button_builders_cover_the_seed_buttons_and_a_candidate_is_labelled_in_the_page_language():
+    seeds = {e["data"]["buttonType"]: e["data"] for e in SEED["events"] if e["data"].get("buttonType")}
+    hs_code = contracts.hs_code_button_data(
+        display="8517.13", url="/detail/hscode/8517.13/", confidence=0.93, source="local",
+        category_info={"chapter": "85", "heading": "8517", "subheading": "851713", "description": "phones"},
+        session_id="s", priority=1)
+    regulation = contracts.regulation_button_data(
+        display="8517.13", url="/detail/regulation/?hscode=8517.13", description="d", priority=2,
+        summary={key: value for key, value in seeds["REGULATION"]["metadata"].items() if key != "hscode"})
+    statistics = contracts.statistics_button_data(
+        display="8517.13", url="/detail/statistics/?hscode=8517.13", description="d", priority=3,
+        availability={key: value for key, value in seeds["STATISTICS"]["metadata"].items() if key != "hscode"})
+    for data in (hs_code, regulation, statistics):
+        jsonschema.validate(data, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+        _assert_covers(_shape(data), _shape(seeds[data["buttonType"]]))
+    label = contracts.CandidateLabel(rank=2, name_ko="삼겹살", name_en="Bellies", language="en")
+    candidate = contracts.hs_code_button_data(
+        display="0203.29", url="/detail/hscode/0203.29/", confidence=0.2, source="local",
+        category_info={"chapter": "02", "heading": "0203", "subheading": "020329", "description": "bellies"},
+        session_id="s", priority=2, candidate=label)
+    jsonschema.validate(candidate, contracts.DATA_SCHEMAS[contracts.BUTTON_READY])
+    assert candidate["title"] == "0203.29 Bellies"
+    assert candidate["description"] == "candidate 2, confidence 20%"
+    assert candidate["actionData"]["queryParams"]["source"] == "chat_candidate"
+
+
+def test_snapshot_and_replay_more_frames_validate():
+    record = contracts.HscodeAnalysisRecord.parse(SEED["hscode_analysis"])
+    message = contracts.snapshot_message(message_id=1, content="x", status="analysing", analysis=record,
+                                         answer_content="", answer_status="streaming")
+    frame = contracts.snapshot_frame(contracts.snapshot_data(conversation_id="c", messages=[message]), last_seq=4)
+    jsonschema.validate(frame, contracts.SNAPSHOT_FRAME_SCHEMA)
+    assert message["detected_hscode"] == SEED["hscode_analysis"]["detected_hscode"]
+    assert message["buttons"] == SEED["hscode_analysis"]["detail_buttons"]
+    jsonschema.validate(contracts.replay_more_frame(after=4, head=9), contracts.REPLAY_MORE_FRAME_SCHEMA)
+
+
+def test_the_stored_analysis_record_reads_the_seed_example_and_writes_its_fields_back_unchanged():
+    record = contracts.HscodeAnalysisRecord.parse(SEED["hscode_analysis"])
+    assert record.detected_hscode == SEED["hscode_analysis"]["detected_hscode"]
+    assert record.classification_confidence == SEED["hscode_analysis"]["classification_confidence"]
+    written = record.serialize()
+    assert {key: written[key] for key in SEED["hscode_analysis"]} == SEED["hscode_analysis"]
+    assert contracts.HscodeAnalysisRecord.parse(written) == record
+
+
+def test_the_stored_analysis_record_keeps_keys_it_does_not_name_and_defaults_missing_ones():
+    record = contracts.HscodeAnalysisRecord.parse({"detected_hscode": "0203.29", "follow_up": {"ko": ["재질?"]}})
+    assert record.detail_buttons == [] and record.resolved_code is None
+    assert record.serialize()["follow_up"] == {"ko": ["재질?"]}
+    assert contracts.HscodeAnalysisRecord.parse(None) is None
+

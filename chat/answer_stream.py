@@ -17,16 +17,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from conversations import contracts
+from conversations.events import event_emit
+from conversations.models import ChatMessage
+from conversations.recovery import task_metrics_failed_after_commit
+from conversations.task_metrics import task_metrics_record
 from customs.services import code_facts_for_answer
 from hscode.analysis.analyse import TextAnalysis
-from hscode.answer import grounded_answer, grounded_answer_sections
+from hscode.grounded_answer import grounded_answer, grounded_answer_sections
 from hscode.services import message_analyse
-
-from . import contracts
-from .events import event_emit
-from .llm import LlmConfig, LlmError, chat_completion_stream
-from .metrics import task_metrics_record
-from .models import ChatMessage
+from llm_client import LlmConfig, LlmError, chat_completion_stream
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class _DeltaWriter:
                 conversation_id=self.user.conversation_id,
                 message_id=self.user.pk,
                 event=contracts.ANSWER_DELTA,
-                data={"delta": self.pending, "index": index},
+                data=contracts.answer_delta_data(delta=self.pending, index=index),
             )
         self.announced += self.pending
         self.pending = ""
@@ -139,15 +139,9 @@ class _DeltaWriter:
                 conversation_id=self.user.conversation_id,
                 message_id=self.user.pk,
                 event=contracts.ANSWER_COMPLETE,
-                data={
-                    "content": final,
-                    "timestamp": contracts.now_iso(),
-                    "assistant_message_id": assistant.pk,
-                    "stopped": self.stopped,
-                    "replaced": self.diverged,
-                    "backend": backend,
-                    "fallback": fallback,
-                },
+                data=contracts.answer_complete_data(content=final, assistant_message_id=assistant.pk,
+                                                    stopped=self.stopped, replaced=self.diverged, backend=backend,
+                                                    fallback=fallback),
             )
         cache.delete(_stop_key(self.user.conversation_id, self.user.pk))
         return status
@@ -211,3 +205,23 @@ def answer_generate(user_message_id: int) -> None:
         tokens_generated=len(writer.text.split()), deltas=writer.deltas, llm_calls=llm_calls,
         cpu_ms=round((time.process_time() - started_cpu) * 1000),
     )
+
+
+def answer_give_up(message: ChatMessage) -> None:
+    """The answer step ran out of attempts (conversations/recovery.py): end the answer with the error text.
+    Called with the person's message locked, inside the transaction that records the failure."""
+    assistant, _ = ChatMessage.objects.get_or_create(
+        reply_to=message,
+        defaults={"conversation_id": message.conversation_id, "role": ChatMessage.Role.ASSISTANT, "content": "",
+                  "status": ChatMessage.Status.STREAMING},
+    )
+    assistant = ChatMessage.objects.locked().get(pk=assistant.pk)
+    if assistant.status != ChatMessage.Status.STREAMING:
+        return
+    data = contracts.answer_failed_data(assistant_message_id=assistant.pk)
+    assistant.status = ChatMessage.Status.FAILED
+    assistant.content = data["content"]
+    assistant.save(update_fields=["status", "content", "updated_at"])
+    event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.ANSWER_COMPLETE,
+               data=data)
+    task_metrics_failed_after_commit(message.pk, "task_a")

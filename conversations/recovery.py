@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -27,9 +30,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import contracts
-from .events import event_emit
-from .metrics import task_metrics_record
 from .models import ChatMessage, MessageStep
+from .task_metrics import task_metrics_record
 
 logger = logging.getLogger(__name__)
 
@@ -102,13 +104,29 @@ def _is_step_delivery(raw: bytes) -> bool:
     return routing_key in WATCHED_QUEUES and task != SWEEP_TASK
 
 
-def _step_tasks() -> dict[str, object]:
-    from hscode.tasks import detail_page_prepare_task
+@dataclass(frozen=True, slots=True)
+class StepHandler:
+    """What the layer owning a step supplies (wired in config/wiring.py): the Celery task that does the step
+    (called with the message id), and how to end what the person waits for once the step is given up (called
+    with the person's message locked, inside the transaction that records the failure)."""
 
-    from .tasks import answer_generate_task, history_record_task
+    task: Any
+    give_up: Callable[[ChatMessage], None]
 
-    return {Step.BUTTONS: detail_page_prepare_task, Step.ANSWER: answer_generate_task,
-            Step.HISTORY: history_record_task}
+
+_handlers: dict[str, StepHandler] = {}
+
+
+def step_handler_register(step: str, *, task: Any, give_up: Callable[[ChatMessage], None]) -> None:
+    """Register the owner of a message step. The core knows the steps (MessageStep.Step), not their work."""
+    _handlers[step] = StepHandler(task=task, give_up=give_up)
+
+
+def step_handler(step: str) -> StepHandler:
+    try:
+        return _handlers[step]
+    except KeyError:
+        raise LookupError(f"no handler registered for message step {step!r} (config/wiring.py)") from None
 
 
 def _stale_candidates(cutoff: datetime) -> dict[str, list[int]]:
@@ -140,7 +158,6 @@ def messages_recover_stale(*, older_than_s: int | None = None) -> dict[str, int]
     quiet = older_than_s if older_than_s is not None else settings.RECOVERY_STALE_AFTER_S
     cutoff = timezone.now() - timedelta(seconds=quiet)
     candidates = _stale_candidates(cutoff)
-    tasks = _step_tasks()
     waiting_in_queue: int | None = None
     counts = {"buttons": 0, "answers": 0, "histories": 0, "given_up": 0, "waiting": 0}
     names = {Step.BUTTONS: "buttons", Step.ANSWER: "answers", Step.HISTORY: "histories"}
@@ -172,7 +189,7 @@ def messages_recover_stale(*, older_than_s: int | None = None) -> dict[str, int]
             row.attempts += 1
             row.queued_at = timezone.now()
             row.save(update_fields=["attempts", "queued_at"])
-            tasks[step].delay(message_id)
+            step_handler(step).task.delay(message_id)
             counts[names[step]] += 1
     if counts["buttons"] or counts["answers"] or counts["histories"] or counts["given_up"]:
         logger.warning("re-enqueued stale work: %s", counts)
@@ -192,55 +209,14 @@ def message_step_give_up(message_id: int, step: str) -> None:
         row.failed_at = timezone.now()
         row.save(update_fields=["failed_at"])
         logger.error("giving up %s of message %s after %d attempts", step, message_id, row.attempts)
-        if step == Step.BUTTONS:
-            _buttons_fail(message)
-        elif step == Step.ANSWER:
-            _answer_fail(message)
-    if step == Step.HISTORY:
+        step_handler(step).give_up(message)
+
+
+def task_metrics_failed_after_commit(message_id: int, key: str) -> None:
+    """Record task `key` of the message as failed in parallel_task_metrics, once the transaction commits."""
+
+    def record() -> None:
         now = contracts.now_iso()
-        task_metrics_record(message_id, "task_c", start_time=now, end_time=now, status="failed")
+        task_metrics_record(message_id, key, start_time=now, end_time=now, status="failed")
 
-
-def _buttons_fail(message: ChatMessage) -> None:
-    if message.status not in (ChatMessage.Status.PENDING, ChatMessage.Status.ANALYSING):
-        return
-    record = message.hscode_analysis or {}
-    since = message.waiting_since or message.created_at
-    message.status = ChatMessage.Status.FAILED
-    message.detail_page_processing_time = max(0, int((timezone.now() - since).total_seconds() * 1000))
-    message.save(update_fields=["status", "detail_page_processing_time", "updated_at"])
-    event_emit(
-        conversation_id=message.conversation_id,
-        message_id=message.pk,
-        event=contracts.BUTTONS_ERROR,
-        data=contracts.processing_failed_error_data(
-            buttons_generated=len(record.get("detail_buttons") or []),
-            hscode_detected=record.get("detected_hscode"),
-            confidence_score=float(record.get("classification_confidence") or 0.0),
-            max_retries=settings.CHAT_STEP_MAX_ATTEMPTS,
-        ),
-    )
-    transaction.on_commit(lambda: _metrics_failed(message.pk, "task_b"))
-
-
-def _answer_fail(message: ChatMessage) -> None:
-    assistant, _ = ChatMessage.objects.get_or_create(
-        reply_to=message,
-        defaults={"conversation_id": message.conversation_id, "role": ChatMessage.Role.ASSISTANT, "content": "",
-                  "status": ChatMessage.Status.STREAMING},
-    )
-    assistant = ChatMessage.objects.locked().get(pk=assistant.pk)
-    if assistant.status != ChatMessage.Status.STREAMING:
-        return
-    data = contracts.answer_failed_data(assistant_message_id=assistant.pk)
-    assistant.status = ChatMessage.Status.FAILED
-    assistant.content = data["content"]
-    assistant.save(update_fields=["status", "content", "updated_at"])
-    event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.ANSWER_COMPLETE,
-               data=data)
-    transaction.on_commit(lambda: _metrics_failed(message.pk, "task_a"))
-
-
-def _metrics_failed(message_id: int, key: str) -> None:
-    now = contracts.now_iso()
-    task_metrics_record(message_id, key, start_time=now, end_time=now, status="failed")
+    transaction.on_commit(record)

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import connection, models
 from django.db.models import Q
 
+from .contracts import HscodeAnalysisRecord
+
 
 class Conversation(models.Model):
     """A chat thread owned by a signed-in user or by an anonymous session."""
@@ -99,10 +101,15 @@ class ChatMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
 
+    @property
+    def analysis_record(self) -> HscodeAnalysisRecord | None:
+        """hscode_analysis, typed (None until analysed). Writers assign `record.serialize()` back."""
+        return HscodeAnalysisRecord.parse(self.hscode_analysis)
+
 
 class MessageStep(models.Model):
     """One processing step of a person's message (buttons, answer, history): how often it was enqueued, and
-    when a worker last started it. The recovery sweeper (chat/recovery.py) reads these to tell a lost task
+    when a worker last started it. The recovery sweeper (conversations/recovery.py) reads these to tell a lost task
     from one still waiting in the queue, and to stop after CHAT_STEP_MAX_ATTEMPTS."""
 
     class Step(models.TextChoices):
@@ -191,39 +198,6 @@ class ConversationEvent(models.Model):
         return {"event": self.event, "data": self.data, "message_id": self.message_id, "seq": self.seq}
 
 
-class AnalysisReview(models.Model):
-    """A staff verdict on a message's HS code analysis. Its label feeds the classifier as a review case."""
-
-    class Verdict(models.TextChoices):
-        CORRECT = "correct", "correct"
-        WRONG = "wrong", "wrong"
-
-    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="reviews")
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="analysis_reviews"
-    )
-    verdict = models.CharField(max_length=10, choices=Verdict.choices)
-    # What the analysis said when it was reviewed (it may change later through reprocessing).
-    detected_hscode = models.CharField(max_length=20, blank=True, default="")
-    corrected_hs6 = models.CharField(max_length=6, blank=True, default="", help_text="6 digits, HS 2022")
-    # The right 6-digit code: the corrected one, or the detected one when it was correct ("" if unknown).
-    label_hs6 = models.CharField(max_length=6, blank=True, default="", db_index=True)
-    note = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(verdict="correct") | ~Q(corrected_hs6=""),
-                name="analysis_review_wrong_has_correction",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.message_id} {self.verdict} {self.label_hs6}"
-
-
 class AnswerFeedback(models.Model):
     """The owner's 👍/👎 on an assistant's answer, with an optional reason: one per answer, changed in place and
     deleted when withdrawn. A 👎 puts the person's message in the staff review queue (chat/feedback.py)."""
@@ -244,46 +218,3 @@ class AnswerFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.message_id} {self.vote}"
-
-
-class ReprocessRun(models.Model):
-    """One message reprocessed under one request: the guard against running twice, and what it replaced."""
-
-    class State(models.TextChoices):
-        QUEUED = "queued", "queued"
-        RUNNING = "running", "running"
-        DONE = "done", "done"
-        SKIPPED = "skipped", "skipped"  # the message was busy (its first processing still in flight)
-        FAILED = "failed", "failed"
-
-    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="reprocess_runs")
-    request_id = models.UUIDField(db_index=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    requested_via = models.CharField(max_length=20, blank=True, default="")  # command, admin, api
-    # Deliveries of this run (a redelivered or repeated task counts; only the first one does the work).
-    attempts = models.PositiveIntegerField(default=0)
-    previous_status = models.CharField(max_length=16, blank=True, default="")
-    previous_hscode = models.CharField(max_length=20, blank=True, default="")
-    previous_confidence = models.FloatField(null=True, blank=True)
-    # The message's analysis fields as they were before the reset (hscode_analysis, context7_analysis, ...).
-    previous = models.JSONField(null=True, blank=True)
-    new_status = models.CharField(max_length=16, blank=True, default="")
-    new_hscode = models.CharField(max_length=20, blank=True, default="")
-    new_confidence = models.FloatField(null=True, blank=True)
-    code_changed = models.BooleanField(default=False)
-    error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["message", "request_id"], name="reprocess_run_once_per_request"),
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.message_id} {self.request_id} {self.state}"

@@ -1,4 +1,4 @@
-"""Anonymous owners: replace each stored session key with its HMAC (chat.selectors.session_key_digest)."""
+"""Anonymous owners: replace each stored session key with its HMAC (conversations.selectors.session_key_digest)."""
 
 import hashlib
 import hmac
@@ -9,7 +9,7 @@ from django.db.models.functions import Length
 
 
 def _digest(session_key: str) -> str:
-    # The same computation as chat.selectors.session_key_digest, frozen here as migrations must be.
+    # The same computation as conversations.selectors.session_key_digest, frozen here as migrations must be.
     return hmac.new(settings.SESSION_KEY_HMAC_KEY.encode(), session_key.encode(), hashlib.sha256).hexdigest()
 
 

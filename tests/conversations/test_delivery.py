@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import contracts
-from chat.models import ChatMessage, ConversationEvent
+from conversations import contracts
+from conversations.models import ChatMessage, ConversationEvent
 from tests.fakes.llm_server import DEFAULT_TEXT
 from tests.support.live import ChatClient, frames_until
 
@@ -113,7 +113,7 @@ async def test_200_concurrent_sockets_on_one_daphne_lose_no_event(make_chat_clie
 
 
 def _run_all_tasks_again(message_id: int) -> None:
-    from chat.answering import answer_generate
+    from chat.answer_stream import answer_generate
     from chat.history import history_record
     from hscode.services import detail_button_ready, detail_page_prepare
 

@@ -16,12 +16,12 @@ from channels.db import database_sync_to_async
 from django.db import connection
 from django.utils import timezone
 
-from chat import contracts
-from chat.models import ChatMessage, Conversation, ConversationEvent, MessageStep
-from chat.recovery import messages_recover_stale
-from chat.selectors import Owner
 from chat.services import conversation_create, message_create
 from config.celery import app as celery_app
+from conversations import contracts
+from conversations.models import ChatMessage, Conversation, ConversationEvent, MessageStep
+from conversations.recovery import messages_recover_stale
+from conversations.selectors import Owner
 from tests.conftest import redis_url_with_db
 
 QUIET_BROKER_DB = 12

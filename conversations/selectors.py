@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from . import contracts
 from .models import Bookmark, ChatMessage, Conversation, ConversationEvent, SearchHistory
 
 
@@ -109,19 +110,13 @@ def conversation_snapshot(conversation_id: uuid.UUID) -> tuple[dict, int]:
     )
     messages = []
     for message in unfinished:
-        analysis = message.hscode_analysis or {}
         answer = getattr(message, "answer", None)
-        messages.append(
-            {
-                "message_id": message.pk,
-                "content": message.content,
-                "status": message.status,
-                "detected_hscode": analysis.get("detected_hscode"),
-                "buttons": analysis.get("detail_buttons", []),
-                "answer": {"content": answer.content, "status": answer.status} if answer else None,
-            }
-        )
-    return {"conversation_id": str(conversation_id), "messages": messages}, head
+        messages.append(contracts.snapshot_message(
+            message_id=message.pk, content=message.content, status=message.status,
+            analysis=contracts.HscodeAnalysisRecord.parse(message.hscode_analysis),
+            answer_content=answer.content if answer else None, answer_status=answer.status if answer else None,
+        ))
+    return contracts.snapshot_data(conversation_id=str(conversation_id), messages=messages), head
 
 
 def event_list_after(
