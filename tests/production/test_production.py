@@ -147,3 +147,43 @@ async def test_only_the_exact_https_origin_opens_a_socket_through_nginx(live, tr
         await ws.send(json.dumps({"type": "resync"}))
         assert json.loads(await ws.recv())["event"] == contracts.SNAPSHOT
     client.close()
+
+
+@pytest.mark.asyncio
+async def test_the_gateway_limits_requests_and_sockets_per_address(live, transactional_db):
+    """deploy/nginx.conf's per-address limits, as nginx applies them: a burst of requests past `limit_req`
+    (20 r/s, burst 40) and WebSockets past `limit_conn` (50 open per address) get nginx's 503."""
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=30, headers=BALANCER,
+                                 limits=httpx.Limits(max_connections=120)) as http:
+        burst = await asyncio.gather(*(http.get("/gateway-limit-probe/") for _ in range(120)))
+    statuses = [response.status_code for response in burst]
+    assert set(statuses) == {404, 503}, statuses  # Django's 404 for what passed, nginx's 503 for the rest
+    assert 41 <= statuses.count(404) < 120  # the burst of 40 (and the rate) passed, the excess was refused
+    assert all("nginx" in r.text for r in burst if r.status_code == 503)
+
+    client = await asyncio.to_thread(ChatClient, live.base_url, behind_tls=True)
+    conversation_id = await asyncio.to_thread(client.conversation_create)
+    sockets = []
+    try:
+        for _ in range(50):
+            sockets.append(await client.connect(conversation_id).__aenter__())
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with client.connect(conversation_id):
+                pass
+        assert refused.value.response.status_code == 503
+        await sockets.pop().close()
+        # One closed, one more may open (once nginx has seen the close: retried until then, up to 20 s).
+        async with asyncio.timeout(20):
+            while True:
+                try:
+                    async with client.connect(conversation_id) as ws:
+                        await ws.send(json.dumps({"type": "resync"}))
+                        assert json.loads(await ws.recv())["event"] == contracts.SNAPSHOT
+                        break
+                except websockets.InvalidStatus as still_full:
+                    assert still_full.response.status_code == 503
+                    await asyncio.sleep(0.2)
+    finally:
+        for ws in sockets:
+            await ws.close()
+        client.close()
