@@ -27,7 +27,7 @@ def _log(conversation_id: str) -> list[dict]:
 
 async def _exchange(ws, text: str) -> list[dict]:
     await ws.send(json.dumps({"type": "chat.message", "message": text}))
-    return await frames_until(ws, DONE, count=2)
+    return await frames_until(ws, DONE, count=2, timeout=90)  # generous: the machine may be loaded
 
 
 async def test_replay_after_a_disconnect_at_any_point_yields_exactly_the_missed_events(chat_client):

@@ -69,7 +69,7 @@ class LiveStack:
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             f"daphne-{port}.log",
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts Django slowly
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"daphne exited: {(self.log_dir / f'daphne-{port}.log').read_text()[-2000:]}")
@@ -106,7 +106,8 @@ class LiveStack:
             self._celery.conf.task_default_queue = "chat"
         return self._celery
 
-    def wait_for_workers(self, count: int, timeout: float = 60) -> None:
+    def wait_for_workers(self, count: int, timeout: float = 240) -> None:
+        # Generous: a worker answers once it has built the classifier's indexes, a minute or more on a loaded machine.
         app = self.celery
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -125,7 +126,7 @@ class LiveStack:
                     raise RuntimeError("a Celery worker exited while starting")
         raise RuntimeError("Celery workers did not answer in time")
 
-    def wait_until_tasks_done(self, queues: Iterable[str] = ("chat", "bulk", "io"), timeout: float = 60) -> None:
+    def wait_until_tasks_done(self, queues: Iterable[str] = ("chat", "bulk", "io"), timeout: float = 180) -> None:
         """Until the broker holds no task of this stack: every queue empty and nothing delivered but unacknowledged
         (tasks ack late, so a task leaves kombu's `unacked` hash only when it has finished)."""
         import redis
@@ -196,7 +197,7 @@ class ChatClient:
         headers = {"X-Forwarded-Proto": "https", "Origin": base_url.replace("http://", "https://", 1)} \
             if behind_tls else {}
         hooks = {"request": [self._send_every_cookie]} if behind_tls else {}
-        self.http = httpx.Client(base_url=base_url, timeout=10, headers=headers, event_hooks=hooks)
+        self.http = httpx.Client(base_url=base_url, timeout=30, headers=headers, event_hooks=hooks)
         self.http.get("/").raise_for_status()
 
     def _send_every_cookie(self, request: httpx.Request) -> None:
@@ -235,7 +236,7 @@ class ChatClient:
             self.ws_url(conversation_id, query),
             additional_headers=headers,
             max_size=2**22,
-            open_timeout=10,
+            open_timeout=30,
         )
 
     def close(self) -> None:
