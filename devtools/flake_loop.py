@@ -26,14 +26,15 @@ from devtools.stack import process_group_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The tests that must meet work in flight (docs/reliability.md, "Repeating the in-flight fault tests under load").
+# The tests that must meet work in flight (docs/reliability.md, "Repeating the in-flight fault tests under load"):
+# the daphne killed with live sockets (and the two-tab one), the worker killed mid-answer (the LLM stream it held
+# redelivered), the Redis restart with queued work, the redelivered tasks awaited.
 IN_FLIGHT_TESTS = (
     "tests/faults/test_scale_out.py::test_two_tabs_on_two_daphnes_see_every_event_and_survive_losing_one",
     "tests/faults/test_scale_out.py::test_killing_a_daphne_that_holds_live_sockets_mid_stream_loses_nothing",
     "tests/faults/test_faults.py::test_worker_killed_mid_task_every_message_completes_exactly_once",
     "tests/faults/test_faults.py::test_redis_restart_mid_conversation_loses_no_event",
     "tests/chat/test_delivery.py::test_a_task_run_twice_emits_nothing_twice",
-    "tests/chat/test_delivery.py::test_llm_failure_falls_back_to_the_grounded_answer_within_budget",
 )
 BUSY_LOOP = "while True: pass"
 
