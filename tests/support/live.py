@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -140,6 +141,21 @@ class LiveStack:
                 time.sleep(0.1)
         finally:
             broker.close()
+
+    def wait_until_tasks_finished(self, task_ids: Iterable[str], timeout: float = 180) -> None:
+        """Until a worker log of this stack reports each task id finished (Celery's INFO line `Task name[id]
+        succeeded`, or `raised`/`failed`): the task ran to its end, whatever the broker shows."""
+        wanted = set(task_ids)
+        finished = re.compile(r"Task [\w.]+\[([0-9a-f-]+)\] (?:succeeded|raised|failed)")
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {task_id for log in self.log_dir.glob("celery-*.log")
+                    for task_id in finished.findall(log.read_text(errors="replace"))}
+            if wanted <= seen:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"tasks not finished after {timeout} s: {sorted(wanted - seen)}")
+            time.sleep(0.2)
 
     def stop_daphne(self, port: int, sig: int = signal.SIGTERM) -> None:
         for i, (p, process) in enumerate(self.daphnes):
