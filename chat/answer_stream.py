@@ -169,6 +169,18 @@ def _feed_all(writer: _DeltaWriter, chunks: Iterable[str]) -> None:
             return
 
 
+def _answer_record_if_missing(user: ChatMessage, assistant: ChatMessage) -> None:
+    """A redelivered answer task finds the answer finished. The run that finished it may have died (a worker killed)
+    after committing the answer and before recording itself in the message's task metrics: record it then, from
+    what was stored, so the metrics still end. Nothing is announced: the answer's events were already sent."""
+    tasks = (user.parallel_task_metrics or {}).get("task_execution") or {}
+    if "task_a" in tasks:
+        return
+    iso = lambda moment: moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # noqa: E731
+    task_metrics_record(user.pk, "task_a", start_time=iso(assistant.created_at), end_time=iso(assistant.updated_at),
+                        status=assistant.status, recovered=True)
+
+
 def answer_generate(user_message_id: int) -> None:
     start_iso, started_cpu = contracts.now_iso(), time.process_time()
     with transaction.atomic():
@@ -181,6 +193,7 @@ def answer_generate(user_message_id: int) -> None:
                       "status": ChatMessage.Status.STREAMING},
         )
     if assistant.status != ChatMessage.Status.STREAMING:
+        _answer_record_if_missing(user, assistant)
         return
 
     analysis = message_analyse(user.content)

@@ -50,3 +50,34 @@ def test_every_guarantee_in_the_reliability_tables_names_a_test():
             if line.startswith("| ") and not line.startswith(("| guarantee", "|---"))]
     untested = [row[:100] for row in rows if not TEST_NAME.search(row)]
     assert untested == [], f"rows without a named test: {untested}"
+
+
+# Words by which a document says something is tested; the paragraph, list item or table row that uses one must
+# name the test (a backticked tests/ path or test name), which the test above then finds.
+CLAIM = re.compile(r"\b(?:tested|proved|proves|proven|asserted|held by|validated|checked by|covered by)\b", re.I)
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs, list items and table rows (headings and code blocks left out)."""
+    blocks = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        if paragraph.lstrip().startswith("```"):
+            continue
+        current: list[str] = []
+        for line in paragraph.splitlines():
+            if line.startswith("#"):
+                continue
+            if re.match(r"\s*(?:[*-] |\|)", line) and current:
+                blocks.append("\n".join(current))
+                current = []
+            current.append(line)
+        if current:
+            blocks.append("\n".join(current))
+    return blocks
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
+def test_every_tested_claim_names_its_test(doc):
+    unnamed = [" ".join(block.split())[:160] for block in _blocks(doc.read_text(encoding="utf-8"))
+               if CLAIM.search(block) and not TEST_NAME.search(block)]
+    assert unnamed == [], f"{doc.name} says these are tested without naming the test: {unnamed}"

@@ -27,7 +27,7 @@ def _log(conversation_id: str) -> list[dict]:
 
 async def _exchange(ws, text: str) -> list[dict]:
     await ws.send(json.dumps({"type": "chat.message", "message": text}))
-    return await frames_until(ws, DONE, count=2)
+    return await frames_until(ws, DONE, count=2, timeout=90)  # generous: the machine may be loaded
 
 
 async def test_replay_after_a_disconnect_at_any_point_yields_exactly_the_missed_events(chat_client):
@@ -129,14 +129,16 @@ async def test_a_task_run_twice_emits_nothing_twice(chat_client, live):
         frames = await _exchange(ws, "8517.13")
         message_id = frames[0]["message_id"]
         # Redeliver every task through the real worker, then run them inline too.
-        for name, args in [("hscode.tasks.detail_page_prepare", [message_id]),
-                           ("hscode.tasks.detail_button_build", [message_id, "HS_CODE"]),
-                           ("chat.tasks.answer_generate", [message_id]),
-                           ("chat.tasks.history_record", [message_id])]:
-            live.celery.send_task(name, args=args, queue="chat")
+        sent = [live.celery.send_task(name, args=args, queue="chat").id
+                for name, args in [("hscode.tasks.detail_page_prepare", [message_id]),
+                                   ("hscode.tasks.detail_button_build", [message_id, "HS_CODE"]),
+                                   ("chat.tasks.answer_generate", [message_id]),
+                                   ("chat.tasks.history_record", [message_id])]]
         await database_sync_to_async(_run_all_tasks_again)(message_id)
-        # Every redelivered task has run to its end (by the broker's state, not a wait for a late frame): any event
-        # a rerun emitted would be in the log, which must still be exactly what the person saw.
+        # Every redelivered task has run to its end (by state, not a wait for a late frame): the worker reported
+        # each one finished, and the broker holds none of them any more (nothing queued, nothing unacknowledged).
+        # Any event a rerun emitted would be in the log, which must still be exactly what the person saw.
+        await asyncio.to_thread(live.wait_until_tasks_finished, sent)
         await asyncio.to_thread(live.wait_until_tasks_done)
     log = await database_sync_to_async(_log)(conversation_id)
     assert log == frames

@@ -51,4 +51,5 @@ def test_prune_by_default_keeps_event_log_retention_days_and_beat_runs_it(conver
     schedule = {entry["task"]: entry for entry in celery_app.conf.beat_schedule.values()}
     assert "chat.tasks.event_log_prune" in schedule  # beat runs it on its own
     ConversationEvent.objects.update(created_at=timezone.now() - timedelta(days=5))
+    celery_app.loader.import_default_modules()  # as a worker does at start: the task modules are discovered
     assert celery_app.tasks["chat.tasks.event_log_prune"]() == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 from collections import Counter
@@ -25,7 +26,8 @@ from tests.conftest import stack_env
 from tests.support.live import ChatClient, LiveStack, frames_until
 from tests.support.pgcluster import ThrowawayPostgres
 
-pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.asyncio]
+# The outer bound of a test that starts its own stack on a loaded machine (its waits are on state, each bounded).
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.asyncio, pytest.mark.timeout(900)]
 
 DONE = {contracts.BUTTONS_COMPLETE, contracts.BUTTONS_ERROR, contracts.ANSWER_COMPLETE}
 
@@ -96,6 +98,12 @@ async def _collect_until_done(client: ChatClient, conversation_id: str, after: i
     raise AssertionError(f"not done within {timeout}s: {[f['event'] for f in frames]}")
 
 
+def _answer_tasks(log: Path, state: str) -> set[str]:
+    """Ids of the answer tasks a worker's log reports as `received` or `succeeded` (Celery's INFO lines)."""
+    return set(re.findall(r"Task chat\.tasks\.answer_generate\[([0-9a-f-]+)\] " + state,
+                          log.read_text(errors="replace")))
+
+
 async def test_worker_killed_mid_task_every_message_completes_exactly_once(
     private_redis, stack_factory, llm, transactional_db
 ):
@@ -105,16 +113,16 @@ async def test_worker_killed_mid_task_every_message_completes_exactly_once(
         CELERY_TASK_SOFT_TIME_LIMIT="8", CELERY_TASK_TIME_LIMIT="10", CELERY_VISIBILITY_TIMEOUT="12",
     )
     stack.start_daphne()
-    worker = stack.start_worker(concurrency=2)
+    worker = stack.start_worker(name="killed", concurrency=2)
     clients = [ChatClient(stack.base_url) for _ in range(3)]
     conversations = [c.conversation_create() for c in clients]
     for client, conversation_id in zip(clients, conversations, strict=True):
         async with client.connect(conversation_id) as ws:
             await ws.send(json.dumps({"type": "chat.message", "message": "스마트폰 8517.13 수출 요건"}))
-            await frames_until(ws, {contracts.MESSAGE_CREATED})
+            await frames_until(ws, {contracts.MESSAGE_CREATED}, timeout=60)
     # Kill the worker (and its pool children) while answers are streaming.
     async with clients[-1].connect(conversations[-1]) as ws:
-        await frames_until(ws, {contracts.ANSWER_DELTA}, timeout=30)
+        await frames_until(ws, {contracts.ANSWER_DELTA}, timeout=90)
     stack.stop_worker(worker, signal.SIGKILL)
     at_kill = [await database_sync_to_async(_in_flight)(c) for c in conversations]
     # The fault met work in flight: the last person's answer was streaming in the killed worker.
@@ -123,7 +131,7 @@ async def test_worker_killed_mid_task_every_message_completes_exactly_once(
 
     for client, conversation_id, (_, answer_at_kill, seq_at_kill) in zip(clients, conversations, at_kill,
                                                                          strict=True):
-        frames = await _collect_until_done(client, conversation_id, after=0, timeout=90)
+        frames = await _collect_until_done(client, conversation_id, after=0, timeout=180)
         log = await database_sync_to_async(_log)(conversation_id)
         assert frames == log
         _assert_exactly_once(log)
@@ -140,6 +148,12 @@ async def test_worker_killed_mid_task_every_message_completes_exactly_once(
             assert complete["data"]["replaced"] is False
             assert "".join(f["data"]["delta"] for f in deltas) == complete["data"]["content"]
         client.close()
+    # The redelivery, counted: every answer task the killed worker had received and not finished was delivered
+    # again (the same task id) to the worker started after the kill; the last person's was among them.
+    killed, after = stack.log_dir / "celery-killed.log", stack.log_dir / "celery-after-kill.log"
+    unfinished_at_kill = _answer_tasks(killed, "received") - _answer_tasks(killed, "succeeded")
+    assert unfinished_at_kill, killed.read_text(errors="replace")[-3000:]
+    assert unfinished_at_kill <= _answer_tasks(after, "received"), after.read_text(errors="replace")[-3000:]
 
 
 def _reenqueued(log_dir: Path) -> list[str]:
@@ -157,13 +171,13 @@ async def test_redis_restart_mid_conversation_loses_no_event(private_redis, stac
     worker = stack.start_worker(concurrency=2)
     client = ChatClient(stack.base_url)
     conversation_id = client.conversation_create()
-    first = await _collect_until_done(client, conversation_id, 0, timeout=30, send="HS 8517")
+    first = await _collect_until_done(client, conversation_id, 0, timeout=120, send="HS 8517")
 
     stack.stop_worker(worker)  # the next message's tasks wait in Redis's queue
     async with client.connect(conversation_id, query=f"after={first[-1]['seq']}") as ws:
         await ws.recv()  # snapshot
         await ws.send(json.dumps({"type": "chat.message", "message": "HS 8517 규제"}))
-        await frames_until(ws, {contracts.MESSAGE_CREATED})
+        await frames_until(ws, {contracts.MESSAGE_CREATED}, timeout=60)
         status, answer, seq_at_restart = await database_sync_to_async(_in_flight)(conversation_id)
         assert (status, answer) == ("pending", None)  # the fault meets work not yet done
         private_redis.restart()  # empty: queued tasks, layer groups and caches are gone
@@ -171,14 +185,14 @@ async def test_redis_restart_mid_conversation_loses_no_event(private_redis, stac
     stack.start_worker(concurrency=2, beat=True)
     stack.supervise_workers()  # production restarts a worker that dies with its broker (compose restart policy)
 
-    second = await _collect_until_done(client, conversation_id, after=first[-1]["seq"], timeout=90)
+    second = await _collect_until_done(client, conversation_id, after=first[-1]["seq"], timeout=180)
     assert second[0]["seq"] == first[-1]["seq"] + 1
     # Its buttons and answer were produced after the restart, by the steps the sweeper enqueued again.
     assert all(f["seq"] > seq_at_restart for f in second if f["event"] in DONE)
     reports = _reenqueued(stack.log_dir)
     assert reports and "'buttons': 1" in reports[0] and "'answers': 1" in reports[0], reports  # recovered, counted
     # After the restart the same socket route works again for new messages.
-    third = await _collect_until_done(client, conversation_id, second[-1]["seq"], timeout=60, send="8517.13 관세율")
+    third = await _collect_until_done(client, conversation_id, second[-1]["seq"], timeout=120, send="8517.13 관세율")
     log = await database_sync_to_async(_log)(conversation_id)
     assert first + second + third == log
     _assert_exactly_once(log)

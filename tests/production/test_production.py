@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+import yaml
 
 from conversations import contracts
 from tests.chat.test_chat_flow import (  # noqa: F401  (collected here: run through nginx)
@@ -33,18 +36,40 @@ from tests.support.live import ChatClient, frames_until
 
 pytestmark = [pytest.mark.production, pytest.mark.integration]
 
+ROOT = Path(__file__).resolve().parents[2]
 DONE = {contracts.BUTTONS_COMPLETE, contracts.BUTTONS_ERROR, contracts.ANSWER_COMPLETE}
 BALANCER = {"X-Forwarded-Proto": "https"}  # what the TLS-terminating balancer adds to each request
 
 
 def test_every_compose_healthcheck_goes_green(production_stack):
-    for service in ("web", "web2", "worker", "worker-io", "gateway"):
-        result = production_stack.healthcheck(service)
-        assert result.returncode == 0, (service, production_stack.healthcheck_argv(service),
-                                        result.stdout + result.stderr)
-    # The commands were run as compose has them: the worker's ping names the node compose's HOSTNAME gives it.
-    assert "$HOSTNAME" in production_stack.healthcheck_argv("worker")[-1]
-    assert production_stack.env["DEBUG"] == "0"
+    """Every long-running service's healthcheck, run verbatim against the real process (docker-compose.yml: all
+    but the one-shot migrate job), passes; a Celery check answers only for its own node, and beat's fails once beat
+    is gone."""
+    stack = production_stack
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert set(stack.healthchecks) == set(services) - {"migrate"}
+    stack.service_start("beat")
+    try:
+        results = {service: stack.healthcheck(service) for service in sorted(stack.healthchecks)}
+        failed = {service: (stack.healthcheck_argv(service), result.stdout + result.stderr)
+                  for service, result in results.items() if result.returncode != 0}
+        assert failed == {}
+        # The commands were run as compose has them: each Celery ping names the node of compose's HOSTNAME, and
+        # under another host name no node answers (so a green check was that process's own answer).
+        celery = [service for service, test in stack.healthchecks.items() if "inspect ping" in " ".join(test)]
+        assert sorted(celery) == ["beat", "worker", "worker-bulk", "worker-io"]
+        assert all("$HOSTNAME" in stack.healthcheck_argv(service)[-1] for service in celery)
+        with ThreadPoolExecutor(len(celery)) as pool:
+            elsewhere = dict(zip(celery, pool.map(lambda s: stack.healthcheck(s, HOSTNAME="elsewhere"), celery),
+                                 strict=True))
+        unanswered = {service: result.returncode != 0 and "No nodes replied" in result.stdout + result.stderr
+                      for service, result in elsewhere.items()}
+        assert unanswered == dict.fromkeys(celery, True), elsewhere
+    finally:
+        stack.service_stop("beat")
+    gone = stack.healthcheck("beat")  # beat stopped: its check fails
+    assert gone.returncode != 0 and "No nodes replied" in gone.stdout + gone.stderr
+    assert stack.env["DEBUG"] == "0"
 
 
 def test_https_behind_a_tls_terminating_proxy_is_served_without_a_redirect_loop(production_stack):
@@ -122,3 +147,43 @@ async def test_only_the_exact_https_origin_opens_a_socket_through_nginx(live, tr
         await ws.send(json.dumps({"type": "resync"}))
         assert json.loads(await ws.recv())["event"] == contracts.SNAPSHOT
     client.close()
+
+
+@pytest.mark.asyncio
+async def test_the_gateway_limits_requests_and_sockets_per_address(live, transactional_db):
+    """deploy/nginx.conf's per-address limits, as nginx applies them: a burst of requests past `limit_req`
+    (20 r/s, burst 40) and WebSockets past `limit_conn` (50 open per address) get nginx's 503."""
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=30, headers=BALANCER,
+                                 limits=httpx.Limits(max_connections=120)) as http:
+        burst = await asyncio.gather(*(http.get("/gateway-limit-probe/") for _ in range(120)))
+    statuses = [response.status_code for response in burst]
+    assert set(statuses) == {404, 503}, statuses  # Django's 404 for what passed, nginx's 503 for the rest
+    assert 41 <= statuses.count(404) < 120  # the burst of 40 (and the rate) passed, the excess was refused
+    assert all("nginx" in r.text for r in burst if r.status_code == 503)
+
+    client = await asyncio.to_thread(ChatClient, live.base_url, behind_tls=True)
+    conversation_id = await asyncio.to_thread(client.conversation_create)
+    sockets = []
+    try:
+        for _ in range(50):
+            sockets.append(await client.connect(conversation_id).__aenter__())
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with client.connect(conversation_id):
+                pass
+        assert refused.value.response.status_code == 503
+        await sockets.pop().close()
+        # One closed, one more may open (once nginx has seen the close: retried until then, up to 20 s).
+        async with asyncio.timeout(20):
+            while True:
+                try:
+                    async with client.connect(conversation_id) as ws:
+                        await ws.send(json.dumps({"type": "resync"}))
+                        assert json.loads(await ws.recv())["event"] == contracts.SNAPSHOT
+                        break
+                except websockets.InvalidStatus as still_full:
+                    assert still_full.response.status_code == 503
+                    await asyncio.sleep(0.2)
+    finally:
+        for ws in sockets:
+            await ws.close()
+        client.close()

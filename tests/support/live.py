@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -69,7 +70,7 @@ class LiveStack:
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             f"daphne-{port}.log",
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts Django slowly
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"daphne exited: {(self.log_dir / f'daphne-{port}.log').read_text()[-2000:]}")
@@ -106,9 +107,8 @@ class LiveStack:
             self._celery.conf.task_default_queue = "chat"
         return self._celery
 
-    def wait_for_workers(self, count: int, timeout: float = 180) -> None:
-        # Generous: a worker builds its classifier indexes before it answers, which takes minutes on a loaded
-        # two-core machine under coverage.
+    def wait_for_workers(self, count: int, timeout: float = 240) -> None:
+        # Generous: a worker answers once it has built the classifier's indexes, a minute or more on a loaded machine.
         app = self.celery
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -127,7 +127,7 @@ class LiveStack:
                     raise RuntimeError("a Celery worker exited while starting")
         raise RuntimeError("Celery workers did not answer in time")
 
-    def wait_until_tasks_done(self, queues: Iterable[str] = ("chat", "bulk", "io"), timeout: float = 60) -> None:
+    def wait_until_tasks_done(self, queues: Iterable[str] = ("chat", "bulk", "io"), timeout: float = 180) -> None:
         """Until the broker holds no task of this stack: every queue empty and nothing delivered but unacknowledged
         (tasks ack late, so a task leaves kombu's `unacked` hash only when it has finished)."""
         import redis
@@ -141,6 +141,21 @@ class LiveStack:
                 time.sleep(0.1)
         finally:
             broker.close()
+
+    def wait_until_tasks_finished(self, task_ids: Iterable[str], timeout: float = 180) -> None:
+        """Until a worker log of this stack reports each task id finished (Celery's INFO line `Task name[id]
+        succeeded`, or `raised`/`failed`): the task ran to its end, whatever the broker shows."""
+        wanted = set(task_ids)
+        finished = re.compile(r"Task [\w.]+\[([0-9a-f-]+)\] (?:succeeded|raised|failed)")
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {task_id for log in self.log_dir.glob("celery-*.log")
+                    for task_id in finished.findall(log.read_text(errors="replace"))}
+            if wanted <= seen:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"tasks not finished after {timeout} s: {sorted(wanted - seen)}")
+            time.sleep(0.2)
 
     def stop_daphne(self, port: int, sig: int = signal.SIGTERM) -> None:
         for i, (p, process) in enumerate(self.daphnes):
@@ -198,7 +213,7 @@ class ChatClient:
         headers = {"X-Forwarded-Proto": "https", "Origin": base_url.replace("http://", "https://", 1)} \
             if behind_tls else {}
         hooks = {"request": [self._send_every_cookie]} if behind_tls else {}
-        self.http = httpx.Client(base_url=base_url, timeout=10, headers=headers, event_hooks=hooks)
+        self.http = httpx.Client(base_url=base_url, timeout=30, headers=headers, event_hooks=hooks)
         self.http.get("/").raise_for_status()
 
     def _send_every_cookie(self, request: httpx.Request) -> None:
@@ -237,7 +252,7 @@ class ChatClient:
             self.ws_url(conversation_id, query),
             additional_headers=headers,
             max_size=2**22,
-            open_timeout=10,
+            open_timeout=30,
         )
 
     def close(self) -> None:

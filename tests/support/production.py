@@ -3,15 +3,19 @@
 What is taken from the project's own files, unchanged:
 - every service's command and environment, as `docker-compose config` resolves them (DEBUG=0 included);
 - deploy/nginx.conf, run by Debian's nginx;
-- the healthcheck commands of web, web2, worker, worker-io and gateway.
+- the healthcheck command of every long-running service (web, web2, worker, worker-io, worker-bulk, beat, gateway,
+  postgres, redis).
 What is rendered for one machine (there is no container network here):
 - the services' host names and ports: `web:8000`/`web2:8000` become two loopback ports, nginx listens on a
   free loopback port instead of 80, and the port in each healthcheck and daphne command follows;
-- DATABASE_URL and REDIS_URL point at the test run's database and a Redis database of its own;
+- DATABASE_URL and REDIS_URL point at the test run's database and a Redis database of its own; the machine's
+  PostgreSQL and that Redis stand in for the postgres and redis services, so their healthchecks (`pg_isready`,
+  `redis-cli ping`) are given that server's address: libpq's PGHOST/PGPORT for the first, `-u URL` for the second;
+- beat's `--schedule /tmp/celerybeat-schedule` becomes a file in the temporary folder (/tmp is shared here);
 - the nginx.conf `server {}` is wrapped in a main configuration with paths under a temporary folder;
 - programs (`daphne`, `celery`, `python`) are the virtualenv's.
-The postgres and redis services' own healthchecks belong to their images and are not run: the machine's
-servers stand in for them.
+beat is started on demand (`service_start("beat")`) and stopped after: its recovery sweeper would otherwise sweep
+the whole test database, shared with the tests that run after this stack started.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -33,7 +38,8 @@ from devtools.stack import process_group_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-APP_SERVICES = ("web", "web2", "worker", "worker-io")
+APP_SERVICES = ("web", "web2", "worker", "worker-io", "worker-bulk", "beat")
+STARTED_WITH_THE_STACK = ("web", "web2", "worker", "worker-io", "worker-bulk")
 
 
 class ProductionStackError(RuntimeError):
@@ -96,6 +102,7 @@ class ProductionStack:
         self.processes: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
         self.healthchecks: dict[str, list[str]] = {}
+        self.commands: dict[str, list[str]] = {}
         self.env: dict[str, str] = {}
 
     @property
@@ -130,13 +137,16 @@ class ProductionStack:
         # The image's build step, then the compose "migrate" service.
         self._run(["python", "manage.py", "collectstatic", "--noinput", "-v", "0"], "collectstatic")
         self._run(services["migrate"]["command"], "migrate")
-        for name in ("web", "web2"):
-            self._spawn(name, _with_port(services[name]["command"], self.ports[name]))
-        for name in ("worker", "worker-io"):
-            self._spawn(name, services[name]["command"])
         for name in APP_SERVICES:
-            self.healthchecks[name] = services[name]["healthcheck"]["test"]
-        self.healthchecks["gateway"] = services["gateway"]["healthcheck"]["test"]
+            command = services[name]["command"]
+            if name in ("web", "web2"):
+                command = _with_port(command, self.ports[name])
+            self.commands[name] = [str(self.work / "celerybeat-schedule") if arg == "/tmp/celerybeat-schedule"
+                                   else arg for arg in command]
+        for name in STARTED_WITH_THE_STACK:
+            self._spawn(name, self.commands[name])
+        self.healthchecks = {name: service["healthcheck"]["test"] for name, service in services.items()
+                             if "healthcheck" in service and service["healthcheck"]["test"] != ["NONE"]}
         server_conf = render_nginx((ROOT / "deploy" / "nginx.conf").read_text(), listen=self.ports["gateway"],
                                    upstreams={"web": self.ports["web"], "web2": self.ports["web2"]},
                                    static_root=static_root)
@@ -145,11 +155,19 @@ class ProductionStack:
                                  capture_output=True, text=True)
         if checked.returncode != 0:
             raise ProductionStackError(f"nginx -t refused the rendered deploy/nginx.conf: {checked.stderr}")
-        self._wait_healthy(["web", "web2", "worker", "worker-io"], timeout=180)
+        self._wait_healthy(list(STARTED_WITH_THE_STACK), timeout=180)
         self._spawn("gateway", [nginx, "-p", str(self.work), "-c", str(self.work / "nginx.conf"),
                                 "-g", "daemon off;"])
         self._wait_healthy(["gateway"], timeout=30)
         return self
+
+    def service_start(self, name: str, timeout: float = 120) -> None:
+        """Start one app service that is not started with the stack (beat), and wait for its healthcheck."""
+        self._spawn(name, self.commands[name])
+        self._wait_healthy([name], timeout=timeout)
+
+    def service_stop(self, name: str) -> None:
+        process_group_stop(self.processes.pop(name), grace=20)
 
     def _run(self, argv: list[str], log: str) -> None:
         with open(self.work / f"{log}.log", "wb") as out:
@@ -169,6 +187,9 @@ class ProductionStack:
         test = self.healthchecks[service]
         port = self.ports.get(service, self.ports["gateway"] if service == "gateway" else None)
         kind, rest = test[0], test[1:]
+        if service == "redis" and kind == "CMD" and rest[0] == "redis-cli":
+            # the redis service's check, against the Redis that stands in for it
+            return ["redis-cli", "-u", self.redis_url, *rest[1:]]
         if kind == "CMD-SHELL":
             # Compose writes `$$` for a literal `$`: the container's shell sees one.
             script = rest[0].replace("$$", "$")
@@ -179,9 +200,16 @@ class ProductionStack:
             raise ProductionStackError(f"{service}: unknown healthcheck form {kind}")
         return _program(_with_port(rest, port) if port else rest)
 
-    def healthcheck(self, service: str) -> subprocess.CompletedProcess:
-        return subprocess.run(self.healthcheck_argv(service), cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=60)
+    def healthcheck_env(self, service: str) -> dict[str, str]:
+        if service != "postgres":
+            return self.env
+        # pg_isready runs verbatim; libpq's environment points it at the server that stands in for the service.
+        address = urlsplit(self.database_url)
+        return self.env | {"PGHOST": address.hostname or "127.0.0.1", "PGPORT": str(address.port or 5432)}
+
+    def healthcheck(self, service: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(self.healthcheck_argv(service), cwd=ROOT, env=self.healthcheck_env(service) | env,
+                              capture_output=True, text=True, timeout=60)
 
     def _wait_healthy(self, services: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -24,8 +24,10 @@ def _postgres_binaries() -> bool:
 REQUIREMENTS = {
     "browser": (lambda: _program("chromium", "/usr/bin/chromium"), "apt-get install chromium"),
     "production": (lambda: _program("nginx", "/usr/sbin/nginx") and _program("wget") and _program("docker-compose")
+                   and _program("pg_isready") and _program("redis-cli")
                    and os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
-                   "apt-get install nginx wget docker-compose, and DATABASE_URL=postgres://…"),
+                   "apt-get install nginx wget docker-compose postgresql-client redis-tools, "
+                   "and DATABASE_URL=postgres://…"),
     "postgres_cluster": (_postgres_binaries, "apt-get install postgresql (initdb, pg_ctl, pg_dump)"),
 }
 
