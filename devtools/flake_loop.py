@@ -34,7 +34,7 @@ IN_FLIGHT_TESTS = (
     "tests/faults/test_scale_out.py::test_killing_a_daphne_that_holds_live_sockets_mid_stream_loses_nothing",
     "tests/faults/test_faults.py::test_worker_killed_mid_task_every_message_completes_exactly_once",
     "tests/faults/test_faults.py::test_redis_restart_mid_conversation_loses_no_event",
-    "tests/chat/test_delivery.py::test_a_task_run_twice_emits_nothing_twice",
+    "tests/conversations/test_delivery.py::test_a_task_run_twice_emits_nothing_twice",
 )
 BUSY_LOOP = "while True: pass"
 
