@@ -240,6 +240,7 @@ async def delivery_stats(base_url: str) -> dict | None:
             response = await http.get("/__bench__/delivery")
         if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
             return None
-        return response.json()
+        stats = response.json()
+        return stats if isinstance(stats, dict) and stats.get("installed") else None
     except (httpx.HTTPError, ValueError):
         return None

@@ -4,8 +4,10 @@ Method: a thread asks `pg_stat_activity` every `interval` seconds for the pids o
 bench's database (its own sampling connection excluded) and reads each one's utime + stime from
 /proc/<pid>/stat. The CPU of a profile is the sum over every backend seen of (last reading − reading at the start;
 0 for a backend born during the profile). A backend that exits between two readings loses at most `interval`
-seconds of its CPU (counted in `backends_exited`); the app keeps its connections (DATABASE_CONN_MAX_AGE), so
-this is rare. Not counted: the server's shared processes (checkpointer, WAL writer, autovacuum), which serve every
+seconds of its CPU (counted in `backends_exited`). The pipeline's connections live on (the workers and the
+consumers' database thread keep theirs, DATABASE_CONN_MAX_AGE); the short-lived backends are those of plain HTTP
+requests (Django under ASGI runs each request's database work in a thread of its own, so its connection dies with
+the request): the bench's own session set-up and its REST reads of task C, which are not message work. Not counted: the server's shared processes (checkpointer, WAL writer, autovacuum), which serve every
 database on the machine. Works when PostgreSQL runs on this machine and /proc/<pid>/stat is readable (it is for
 every user); otherwise `available` is false and the reason is given.
 """
@@ -36,6 +38,7 @@ class PostgresCpu:
         self.interval = interval
         self.latest: dict[int, float] = {}
         self.gone: set[int] = set()
+        self.unreadable: set[int] = set()  # backends whose /proc entry could not be read (not on this machine?)
         self.available = True
         self.reason = ""
         self._stop = threading.Event()
@@ -55,8 +58,6 @@ class PostgresCpu:
             self.available, self.reason = False, f"cannot connect: {error}"
             return self
         self._sample()
-        if not self.latest:
-            self.available, self.reason = False, "no backend of the database could be read from /proc"
         self._thread = threading.Thread(target=self._run, name="pg-cpu", daemon=True)
         self._thread.start()
         return self
@@ -70,6 +71,8 @@ class PostgresCpu:
                 cpu = _proc_cpu_ms(pid)
                 if cpu is not None:
                     self.latest[pid] = cpu
+                elif pid not in self.latest:
+                    self.unreadable.add(pid)
             alive = {pid for (pid,) in rows}
             self.gone |= set(self.latest) - alive
 
@@ -98,6 +101,7 @@ class PostgresCpu:
     def describe(self) -> dict:
         return {"available": self.available, "reason": self.reason, "database": self.database,
                 "backends_seen": len(self.latest), "backends_exited": len(self.gone),
+                "backends_unreadable": len(self.unreadable),
                 "method": "utime+stime from /proc/<pid>/stat of the pg_stat_activity backends of the bench's "
                           f"database, sampled every {self.interval} s"}
 

@@ -100,6 +100,8 @@ def markdown(result: dict) -> str:
             lines += _sweep(section["sweep"])
         if section.get("idle_connections"):
             lines += ["Idle sockets (one daphne process):", "", *_idle(section["idle_connections"])]
+    if result.get("skipped"):
+        lines += ["Skipped to stay within the time budget: " + "; ".join(result["skipped"]), ""]
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in result.get("targets", []):
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")

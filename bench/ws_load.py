@@ -67,6 +67,7 @@ class Message:
     t_done: float | None = None
     buttons_failed: bool = False
     no_code: bool = False
+    error_codes: list[str] = field(default_factory=list)
     candidates: bool = False
     buttons_expected: int | None = None
     answer_deltas: int = 0
@@ -204,6 +205,7 @@ class Client:
             message.context7_calls = calls if isinstance(calls, int) else 0
         elif event == "detail_page_buttons_error":
             activated = data.get("fallbackActivated") or (data.get("fallback_status") or {}).get("activated")
+            message.error_codes.append(f"{data.get('errorCode')}{' (fallback)' if activated else ''}")
             if not activated:
                 message.buttons_failed = True
                 message.no_code = data.get("errorCode") == NO_CODE
@@ -489,6 +491,7 @@ def _report(*, name, clients, mode, rate, duration, warmup, cold, t0, t_end, sto
             "candidates": sum(1 for m in finished if m.candidates),
             "no_code": sum(1 for m in finished if m.no_code),
             "button_errors": button_errors,
+            "buttons_error_codes": dict(collections.Counter(c for m in finished for c in m.error_codes)),
         },
         "button_errors": button_errors,
         "cache_hits": sum(1 for m in all_messages if m.cache_hit),
