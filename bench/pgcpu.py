@@ -7,9 +7,10 @@ bench's database (its own sampling connection excluded) and reads each one's uti
 seconds of its CPU (counted in `backends_exited`). The pipeline's connections live on (the workers and the
 consumers' database thread keep theirs, DATABASE_CONN_MAX_AGE); the short-lived backends are those of plain HTTP
 requests (Django under ASGI runs each request's database work in a thread of its own, so its connection dies with
-the request): the bench's own session set-up and its REST reads of task C, which are not message work. Not counted: the server's shared processes (checkpointer, WAL writer, autovacuum), which serve every
-database on the machine. Works when PostgreSQL runs on this machine and /proc/<pid>/stat is readable (it is for
-every user); otherwise `available` is false and the reason is given.
+the request): the bench's own session set-up and its REST reads of task C, which are not message work.
+Not counted: the server's shared processes (checkpointer, WAL writer, autovacuum), which serve every database on
+the machine. Works when PostgreSQL runs on this machine and /proc/<pid>/stat is readable (it is for every user);
+otherwise `available` is false and the reason is given.
 """
 
 from __future__ import annotations
