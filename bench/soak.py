@@ -54,6 +54,7 @@ class Msg:
     t_buttons_end: float | None = None
     t_answer: float | None = None
     t_task_c: float | None = None
+    unsent: bool = False
 
     @property
     def t_done(self) -> float | None:
@@ -146,8 +147,37 @@ class Person:
     async def connect(self, resume: bool) -> None:
         raise NotImplementedError
 
-    async def drop(self) -> None:
+    async def _cut(self) -> None:
         raise NotImplementedError
+
+    async def reconnect(self, attempts: int = 10) -> bool:
+        """Come back asking for what was missed; a failed attempt is retried 1–5 s later."""
+        for attempt in range(attempts):
+            await asyncio.sleep(1 + random.random() * 4)
+            try:
+                await asyncio.wait_for(self.connect(resume=True), 60)
+                self.tally.resumes += 1
+                return True
+            except Exception as error:
+                self.tally.note(f"person {self.number} ({self.kind}): resume attempt {attempt + 1} failed: {error!r}")
+        self.tally.resume_failures += 1
+        return False
+
+    async def drop(self) -> None:
+        """The network goes away (no close handshake), and comes back 1–5 s later."""
+        self.dropping = True
+        self.connected.clear()
+        await self._cut()
+        self.tally.forced_drops += 1
+        self.dropping = False
+        await self.reconnect()
+
+    def ended_by_itself(self) -> None:
+        if self.dropping or self.closing:
+            return
+        self.tally.unforced_disconnects += 1
+        self.connected.clear()
+        asyncio.get_running_loop().create_task(self.reconnect())
 
     async def send(self, message: Msg) -> bool:
         raise NotImplementedError
@@ -178,36 +208,24 @@ class WsPerson(Person):
         except Exception as error:
             if not self.dropping and not self.closing:
                 self.tally.note(f"person {self.number}: socket ended: {error!r}")
-        if not self.dropping and not self.closing:
-            self.tally.unforced_disconnects += 1
-            self.connected.clear()
-            asyncio.get_running_loop().create_task(self._reconnect())
+        if ws is self.ws:
+            self.ended_by_itself()
 
-    async def _reconnect(self) -> None:
-        await asyncio.sleep(1 + random.random() * 4)
-        try:
-            await self.connect(resume=True)
-            self.tally.resumes += 1
-        except Exception as error:
-            self.tally.resume_failures += 1
-            self.tally.note(f"person {self.number}: reconnect failed: {error!r}")
-
-    async def drop(self) -> None:
-        self.dropping = True
-        self.connected.clear()
+    async def _cut(self) -> None:
         ws = self.ws
         if ws is not None and ws.transport is not None:
             ws.transport.abort()  # the network went away: no close handshake
         if self.reader is not None:
             await asyncio.gather(self.reader, return_exceptions=True)
-        self.tally.forced_drops += 1
-        await asyncio.sleep(1 + random.random() * 4)
-        self.dropping = False
-        await self.connect(resume=True)
-        self.tally.resumes += 1
 
     async def send(self, message: Msg) -> bool:
-        await self.connected.wait()
+        try:
+            await asyncio.wait_for(self.connected.wait(), 90)
+        except TimeoutError:
+            message.unsent = True
+            self.tally.send_failures += 1
+            self.tally.note(f"person {self.number}: not connected for 90 s, message not sent")
+            return False
         self.awaiting.append(message)
         try:
             await self.ws.send(json.dumps({"type": "chat.message", "message": message.text}, ensure_ascii=False))
@@ -244,8 +262,11 @@ class SsePerson(Person):
         if resume:
             headers["Last-Event-ID"] = str(self.contiguous())
         self.ready.clear()
+        self.opened = False
         self.reader = asyncio.create_task(self._read(headers))
         await asyncio.wait_for(self.ready.wait(), 60)
+        if not self.opened:
+            raise RuntimeError("the SSE stream did not open")
         self.connected.set()
 
     async def _read(self, headers: dict[str, str]) -> None:
@@ -255,45 +276,34 @@ class SsePerson(Person):
                 self.response = resp
                 if resp.status_code != 200:
                     raise RuntimeError(f"SSE status {resp.status_code}")
+                self.opened = True
                 self.ready.set()
                 async for line in resp.aiter_lines():
                     if line.startswith("data: "):
                         self.frame(json.loads(line[6:]), time.perf_counter())
         except asyncio.CancelledError:
+            self.ready.set()
             raise
         except Exception as error:
             if not self.dropping and not self.closing:
                 self.tally.note(f"person {self.number}: stream ended: {error!r}")
-        finally:
-            self.ready.set()
-        if not self.dropping and not self.closing:
-            self.tally.unforced_disconnects += 1
-            self.connected.clear()
-            asyncio.get_running_loop().create_task(self._reconnect())
+        self.ready.set()
+        if asyncio.current_task() is self.reader:
+            self.ended_by_itself()
 
-    async def _reconnect(self) -> None:
-        await asyncio.sleep(1 + random.random() * 4)
-        try:
-            await self.connect(resume=True)
-            self.tally.resumes += 1
-        except Exception as error:
-            self.tally.resume_failures += 1
-            self.tally.note(f"person {self.number}: SSE reconnect failed: {error!r}")
-
-    async def drop(self) -> None:
-        self.dropping = True
-        self.connected.clear()
+    async def _cut(self) -> None:
         if self.reader is not None:
             self.reader.cancel()  # closes the stream's connection mid-body
             await asyncio.gather(self.reader, return_exceptions=True)
-        self.tally.forced_drops += 1
-        await asyncio.sleep(1 + random.random() * 4)
-        self.dropping = False
-        await self.connect(resume=True)
-        self.tally.resumes += 1
 
     async def send(self, message: Msg) -> bool:
-        await self.connected.wait()
+        try:
+            await asyncio.wait_for(self.connected.wait(), 90)
+        except TimeoutError:
+            message.unsent = True
+            self.tally.send_failures += 1
+            self.tally.note(f"person {self.number}: not connected for 90 s, message not sent")
+            return False
         self.awaiting.append(message)
         try:
             async with self.session.connect() as ws:
@@ -414,7 +424,7 @@ async def soak(base_url: str, *, clients: int, sse_share: float, pace: tuple[flo
     # Wait for every sent message to finish (reconnects included), up to 120 s.
     drain_deadline = time.perf_counter() + 120
     while time.perf_counter() < drain_deadline:
-        unfinished = [m for p in people for m in p.sent if m.t_done is None]
+        unfinished = [m for p in people for m in p.sent if m.t_done is None and not m.unsent]
         reconnecting = [p for p in people if not p.connected.is_set()]
         if not unfinished and not reconnecting:
             break
@@ -456,14 +466,23 @@ async def soak(base_url: str, *, clients: int, sse_share: float, pace: tuple[flo
                     message.t_task_c = tasks["task_c"] - wall_offset
 
     await asyncio.gather(*(verify(p) for p in people))
+
+    def missing() -> int:
+        return sum(len(set(range(1, heads[p.number] + 1)) - p.seqs) for p in people if p.number in heads)
+
+    # A frame committed just before the heads were read may still be on its way: give it a few seconds.
+    for _ in range(5):
+        if not missing():
+            break
+        await asyncio.sleep(3)
     for person in people:
         await person.close()
     await http.aclose()
 
-    lost = sum(len(set(range(1, heads[p.number] + 1)) - p.seqs) for p in people if p.number in heads)
+    lost = missing()
     beyond_head = sum(1 for p in people if p.number in heads for s in p.seqs if s > heads[p.number])
     all_sent = [m for p in people for m in p.sent]
-    never_created = sum(1 for m in all_sent if m.message_id is None)
+    never_created = sum(1 for m in all_sent if m.message_id is None and not m.unsent)
     unfinished = sum(1 for m in all_sent if m.message_id is not None and m.t_done is None)
     task_c_missing = sum(1 for m in all_sent if m.t_done is not None and m.t_task_c is None)
     measured = [m for m in all_sent if m.measured]
@@ -511,6 +530,7 @@ async def soak(base_url: str, *, clients: int, sse_share: float, pace: tuple[flo
         "task_c_missing": task_c_missing, "api_errors": api_errors, "error_frames": tally.error_frames,
         "forced_drops": tally.forced_drops, "resumes": tally.resumes, "resume_failures": tally.resume_failures,
         "unforced_disconnects": tally.unforced_disconnects, "send_failures": tally.send_failures,
+        "messages_unsent": sum(1 for m in all_sent if m.unsent),
         "connection_stability_pct": round(100 * (1 - tally.unforced_disconnects / max(1, connections_total)), 3),
         "delivery": delivery,
         "cpu_ms_per_msg": round(sum(cpu.values()) / n_window, 2),
@@ -525,7 +545,7 @@ async def soak(base_url: str, *, clients: int, sse_share: float, pace: tuple[flo
         result[key] = hist.summary()
     failed = []
     for key in ("lost_frames", "duplicates", "out_of_order", "messages_never_created", "messages_unfinished",
-                "task_c_missing", "resume_failures", "api_errors", "frames_beyond_head"):
+                "task_c_missing", "resume_failures", "api_errors", "frames_beyond_head", "send_failures"):
         if result[key]:
             failed.append(f"{key} {result[key]}")
     for role, g in growth.items():
