@@ -342,7 +342,7 @@ async def soak(base_url: str, *, clients: int, sse_share: float, pace: tuple[flo
     log(f"soak: {clients} people ({sse_share:.0%} SSE), a message every {pace[0]:g}–{pace[1]:g} s each, "
         f"{warmup:g} s warm-up + {minutes:g} min measured")
     setup_started = time.perf_counter()
-    sessions = await common.sessions_create(base_url, clients, concurrency=32)
+    sessions = await common.sessions_create(base_url, clients, concurrency=8)
     limits = httpx.Limits(max_connections=clients + 50, max_keepalive_connections=clients + 50)
     http = httpx.AsyncClient(limits=limits, timeout=30)
     n_sse = round(clients * sse_share)
@@ -440,7 +440,7 @@ async def soak(base_url: str, *, clients: int, sse_share: float, pace: tuple[flo
     heads: dict[int, int] = {}
     by_id: dict[int, Msg] = {}
     api_errors = 0
-    sem = asyncio.Semaphore(16)
+    sem = asyncio.Semaphore(8)
 
     async def verify(person: Person) -> None:
         nonlocal api_errors
