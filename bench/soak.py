@@ -372,14 +372,16 @@ async def soak(base_url: str, *, clients: int, sse_share: float, pace: tuple[flo
 
     async def person_loop(person: Person) -> None:
         nonlocal counter
-        await asyncio.sleep(random.uniform(0, pace[1]))
-        while time.perf_counter() < t_stop:
+        next_at = t0 + random.uniform(0, pace[1])
+        # A message due after the window is never sent: sleep to it only while it falls inside the window.
+        while next_at < t_stop:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             counter += 1
             now = time.perf_counter()
             message = Msg(now, common.message_text(counter, True, nonce), now >= t_measure)
             person.sent.append(message)
             await person.send(message)
-            await asyncio.sleep(random.uniform(*pace))
+            next_at = now + random.uniform(*pace)
 
     async def dropper() -> None:
         drops = 0
