@@ -32,6 +32,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# The benchmark (docs/benchmarks.md): headline on a private PostgreSQL database when one answers, under 10 minutes.
+# BENCH_PROFILE=quick|full|soak (the 1,000-client soak, about 15 minutes); BENCH_DATABASE_URL picks the database.
 bench: $(STAMP)
 	$(PY) -m devtools.stack exec -- $(PY) -m bench.run
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import os
 import platform
@@ -16,9 +17,10 @@ import httpx
 import websockets
 from hdrh.histogram import HdrHistogram
 
-# Messages that the classifier resolves to one HS code (so every message takes the full button path),
-# in Korean and English, with and without a code the person typed. Checked by bench/README in docs/benchmarks.md.
-TEXTS = (
+# The standard mix. Most messages name a product the classifier resolves to one HS code (Korean and English, with
+# and without a code the person typed), so they take the full button path; UNCERTAIN ones name a product too
+# vaguely for one code (the app answers with candidate codes or asks for details): about one message in five.
+CERTAIN_TEXTS = (
     "아이폰 15 프로의 HS Code가 뭐야?",
     "8517.13 관세율 알려줘",
     "스테인리스 병따개 HS 코드",
@@ -33,6 +35,13 @@ TEXTS = (
     "플라스틱 병 수입",
     "소주 수출 통계",
 )
+UNCERTAIN_TEXTS = (
+    "부품 수입하려는데 HS 코드가 뭐예요?",
+    "플라스틱 제품 수출 요건",
+    "기계 수출할 때 관세",
+)
+TEXTS = (*CERTAIN_TEXTS[:5], UNCERTAIN_TEXTS[0], *CERTAIN_TEXTS[5:9], UNCERTAIN_TEXTS[1], *CERTAIN_TEXTS[9:],
+         UNCERTAIN_TEXTS[2])
 
 
 def cold_tag(n: int) -> str:
@@ -49,8 +58,9 @@ def cold_tag(n: int) -> str:
             return out
 
 
-def message_text(n: int, cold: bool, nonce: int = 0) -> str:
-    text = TEXTS[n % len(TEXTS)]
+def message_text(n: int, cold: bool, nonce: int = 0, texts: tuple[str, ...] | None = None) -> str:
+    texts = texts or TEXTS
+    text = texts[n % len(texts)]
     return f"{text} {cold_tag(nonce * 1_000_000 + n)}" if cold else text
 
 
@@ -192,3 +202,45 @@ def machine() -> dict:
 
 def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2)
+
+
+def iso_to_epoch(value: str | None) -> float | None:
+    """A timestamp of the app's (2024-01-15T10:30:00.123Z) as seconds since the epoch."""
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+async def task_ends(http: httpx.AsyncClient, conversation_id: str) -> dict[int, dict[str, float | None]]:
+    """For each person's message of a conversation: when each of tasks A, B and C ended (epoch seconds), read from
+    the REST API's parallel_task_metrics (seed 002 shape: task_execution.task_a/b/c.end_time)."""
+    out: dict[int, dict[str, float | None]] = {}
+    url: str | None = f"/api/conversations/{conversation_id}/messages/?limit=100"
+    while url:
+        response = await http.get(url)
+        response.raise_for_status()
+        page = response.json()
+        for message in page.get("results", []):
+            if message.get("role") != "user":
+                continue
+            tasks = ((message.get("parallel_task_metrics") or {}).get("task_execution") or {})
+            out[message["id"]] = {key: iso_to_epoch((tasks.get(key) or {}).get("end_time"))
+                                  for key in ("task_a", "task_b", "task_c")}
+        url = page.get("next")
+    return out
+
+
+async def delivery_stats(base_url: str) -> dict | None:
+    """The bench daphne's delivery tap (bench.floor_asgi): frames live vs back-filled; None on another stack."""
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+            response = await http.get("/__bench__/delivery")
+        if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
+            return None
+        stats = response.json()
+        return stats if isinstance(stats, dict) and stats.get("installed") else None
+    except (httpx.HTTPError, ValueError):
+        return None

@@ -3,9 +3,10 @@
     python -m bench.floor --url http://127.0.0.1:8000
 
 floor_echo_ms:   client -> daphne -> client on /ws/bench/floor/ ("e:" frames, bench.floor_app).
-floor_celery_ms: client -> daphne -> Celery task via the Redis broker -> worker -> group_send through the
-                 channel layer -> daphne -> client ("c:" frames): one Celery hop plus one broadcast, the least
-                 any event of the app costs. Sequential, one round trip at a time, on an idle stack.
+floor_celery_ms: client -> daphne -> Celery task via the Redis broker -> worker -> the app's own broadcaster
+                 (its long-lived loop and connection pool) -> channel layer -> daphne -> client ("c:" frames):
+                 one Celery hop plus one broadcast along the app's path, the least any event of the app costs.
+                 Sequential, one round trip at a time, on an otherwise idle stack.
 
 When the stack has no floor route (a `make run` or compose stack that was not started by bench.run), the
 echo falls back to the chat consumer's error frame (an unknown frame type: parse + reply, no database) and
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -26,7 +28,18 @@ import uuid
 import websockets
 
 from . import common
-from .floor_app import FLOOR_PATH
+from .floor_app import APP_BROADCASTERS, FLOOR_PATH
+
+
+def _broadcaster_name() -> str:
+    """Which of the app's modules the floor task will broadcast through (found without importing Django)."""
+    for module, function, _ in APP_BROADCASTERS:
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return f"the app's {module}.{function}"
+        except (ImportError, ValueError):
+            continue
+    return "a stand-in long-lived-loop broadcaster (the app's was not found)"
 
 
 async def _round_trips(ws, prefix: str, count: int, warmup: int, timeout: float) -> common.Hist:
@@ -55,7 +68,7 @@ async def _floor_route(base_url: str, count: int, warmup: int) -> dict | None:
     return {
         "floor_echo_ms": {**echo.summary(), "method": "echo on /ws/bench/floor/ (same daphne)"},
         "floor_celery_ms": {**celery.summary(),
-                            "method": "ws -> daphne -> Celery bench.floor.echo -> group_send -> ws "
+                            "method": f"ws -> daphne -> Celery bench.floor.echo -> {_broadcaster_name()} -> ws "
                                       "(same daphne, Redis, worker)"},
     }
 

@@ -1,6 +1,6 @@
 """How many idle chat WebSockets one daphne process holds with heartbeats on, and what each one costs.
 
-    python -m bench.idle_connections                  # own stack (bench.stack), steps up to 3000
+    python -m bench.idle_connections                  # own stack (bench.stack), 10,000 sockets
     python -m bench.idle_connections --url http://127.0.0.1:8000 --steps 500,1000,2000
 
 Each socket is a real chat socket: /ws/chat/<conversation>/ of a conversation its session owns (the consumer
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.idle_connections")
     parser.add_argument("--url", default=os.environ.get("BENCH_URL"),
                         help="a running stack; default: start one (bench.stack)")
-    parser.add_argument("--steps", default="500,1000,2000,3000")
+    parser.add_argument("--steps", default="10000")
     parser.add_argument("--hold", type=float, default=25.0, help="idle seconds per step (daphne pings every 20 s)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from .stack import BenchStack
 
-        with BenchStack() as stack:
+        with BenchStack(name="idle") as stack:
             result = run(stack.base_url, stack.daphne.pid)
     text = common.dumps(result)
     if args.json:
