@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from django.core.management import call_command
 
-from chat import contracts
+from conversations import contracts
 from conversations.models import ChatMessage, Conversation, ConversationEvent
 from customs.editions import SOURCES, TRADE, edition_bump, editions_for
 from customs.services import requirements_refresh
