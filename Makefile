@@ -18,9 +18,10 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m devtools.stack run
 
-# Branch coverage of the whole project, daphne and Celery children included (pyproject.toml [tool.coverage]);
-# CI holds the full run at COVERAGE_FAIL_UNDER.
-COVERAGE_FAIL_UNDER ?= 0
+# Branch coverage of the whole project, daphne and Celery children included (pyproject.toml [tool.coverage]).
+# The whole suite must cover at least 90 %; a run of chosen tests (PYTEST_ARGS) is not held to it unless
+# COVERAGE_FAIL_UNDER says so (CI sets it for both of its runs).
+COVERAGE_FAIL_UNDER ?= $(if $(PYTEST_ARGS),0,90)
 
 test: $(STAMP)
 	rm -rf var/coverage && mkdir -p var/coverage
