@@ -2,6 +2,11 @@
 
 By default the rows are scored with the loaded case index (what the chat uses). A file whose rows are in the
 index is refused: scoring a decision the vote has stored measures memory, not classification.
+
+With --kfold, fold i is scored with a case index and first-stage calibration coefficients both fitted without its
+rows (the coefficients on the file's other folds, scored by retrieval alone first); the second-stage maps are the
+shipped ones (fitted by fit_calibration on out-of-fold predictions; its cross-fitted reliability table is the
+leak-free calibration figure).
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,6 +15,8 @@ from hscode.analysis.evaluation import (
     case_index_from_rows,
     evaluate,
     evaluate_kfold,
+    first_stage_kfold,
+    fold_first_stages,
     format_report,
     json_line,
     leaked_rows,
@@ -55,16 +62,24 @@ class Command(BaseCommand):
                 raise CommandError("--kfold builds its own index; use --no-cases or nothing")
             base = [] if options["no_cases"] else self._loaded_cases_except(rows)
             try:
+                # the first stage of calibration, cross-fitted like the index: each fold's coefficients are
+                # fitted on the other folds' rows
+                stage1 = first_stage_kfold(
+                    rows, options["kfold"], source=options["case_source"], limit_per_fold=options["limit_per_fold"],
+                    progress=lambda i, k, m: self.stderr.write(f"first stage, fold {i}/{k}: {m} rows by retrieval"),
+                )
+                by_fold = fold_first_stages(stage1, options["kfold"])
                 result = evaluate_kfold(
                     rows, options["kfold"], source=options["case_source"], base_cases=base,
-                    limit_per_fold=options["limit_per_fold"],
+                    limit_per_fold=options["limit_per_fold"], first_stage_by_fold=by_fold,
                     progress=lambda i, k, n, m: self.stderr.write(f"fold {i}/{k}: index {n} cases, scored {m}"),
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             self.stdout.write(format_report(result))
             self.stdout.write(f"k-fold: {options['kfold']} folds; index per fold = other folds + {len(base)} "
-                              "loaded cases not in the file")
+                              "loaded cases not in the file; first-stage coefficients per fold fitted on the other "
+                              "folds")
             if options["json"]:
                 self.stdout.write(json_line(result))
             return
