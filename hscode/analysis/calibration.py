@@ -199,6 +199,20 @@ SHIPPED_FIRST_STAGE = _load_first_stage(CALIBRATION_FILE)
 _first_stage: dict = {"coef": SHIPPED_FIRST_STAGE[0], "bias": SHIPPED_FIRST_STAGE[1]}
 
 
+def fold_first_stages_fitted(corpus: str, rows: int, k: int, grouped: bool, path: Path = CALIBRATION_FILE
+                             ) -> dict[int, tuple[tuple[float, ...], float]] | None:
+    """The per-fold first-stage coefficients fit_calibration fitted for `corpus` (a shipped case file's name),
+    each without its fold's rows, if they were fitted on the same split (rows, folds, grouping; the seed is
+    fixed); else None."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))["first_stage"]["folds"][corpus]
+    except (FileNotFoundError, KeyError):
+        return None
+    if (entry["rows"], entry["folds"], entry["grouped"]) != (rows, k, grouped):
+        return None
+    return {int(i): (tuple(c["coef"]), float(c["bias"])) for i, c in entry["coefficients"].items()}
+
+
 def first_stage_set(coefficients: tuple[tuple[float, ...], float] | None) -> None:
     """Score with these (coef, bias) -- a fold's, fitted on the other folds -- or, with None, the shipped ones."""
     coef, bias = coefficients if coefficients is not None else SHIPPED_FIRST_STAGE

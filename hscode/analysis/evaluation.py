@@ -142,7 +142,10 @@ def high_confidence_rule(summary: dict) -> str:
 def evaluate(rows: list[dict], cases: AnyCaseIndex | None = None) -> dict:
     """Accuracy, calibration and latency, overall, per language and per source of the top candidate's evidence."""
     warm_up()
-    return summarise(score_rows(rows, cases))
+    records = score_rows(rows, cases)
+    result = summarise(records)
+    result["records"] = records
+    return result
 
 
 def summarise(records: list[dict]) -> dict:
@@ -202,15 +205,19 @@ def near_duplicate_groups(rows: list[dict], threshold: float = 0.5) -> list[int]
 
 def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "import", base_cases: Iterable[Case] = (),
                    limit_per_fold: int | None = None, progress=None, groups: list[int] | None = None,
-                   first_stage_by_fold: dict[int, tuple[tuple[float, ...], float]] | None = None) -> dict:
+                   first_stage_by_fold: dict[int, tuple[tuple[float, ...], float] | None] | None = None,
+                   only_fold: int | None = None) -> dict:
     """Score each fold with a case index built from the other folds (plus `base_cases`, which must not hold
     the file's rows): the vote never sees its test row. With `first_stage_by_fold`, fold i is also scored with
-    the first-stage coefficients given for it (fitted without its rows: `fold_first_stages`)."""
+    the first-stage coefficients given for it (fitted without its rows: `fold_first_stages`). `only_fold` scores
+    that fold alone (folds can run in separate processes; their records merge with `summarise`)."""
     warm_up()
     base = list(base_cases)
     records: list[dict] = []
     try:
         for number, fold in enumerate(kfold_splits(len(rows), k, groups=groups), start=1):
+            if only_fold is not None and number != only_fold:
+                continue
             held = set(fold)
             index = CaseIndex(base + [case_from_row(rows[i], source) for i in range(len(rows)) if i not in held])
             test = [rows[i] for i in fold][:limit_per_fold]
@@ -263,13 +270,16 @@ def first_stage_pairs(records: list[dict]) -> list[tuple[tuple[float, ...], bool
 
 
 def fold_first_stages(records: list[dict], k: int, extra: list[tuple[tuple[float, ...], bool]] = ()
-                      ) -> dict[int, tuple[tuple[float, ...], float]]:
+                      ) -> dict[int, tuple[tuple[float, ...], float] | None]:
     """Per fold, first-stage coefficients fitted on the other folds' records (plus `extra`, rows from outside
-    the evaluated file): no row is scored by coefficients fitted on it."""
-    return {
-        number: fit_first_stage([*extra, *first_stage_pairs([r for r in records if r["fold"] != number])])
-        for number in range(1, k + 1)
-    }
+    the evaluated file): no row is scored by coefficients fitted on it. A fold whose other folds hold fewer than
+    MIN_FIT_ROWS such rows (a small file) gets None: it is scored with the shipped coefficients, which were fitted
+    on the shipped corpora, not on this file (unless it is one of them, and those are far larger)."""
+    out: dict[int, tuple[tuple[float, ...], float] | None] = {}
+    for number in range(1, k + 1):
+        pairs = [*extra, *first_stage_pairs([r for r in records if r["fold"] != number])]
+        out[number] = fit_first_stage(pairs) if len(pairs) >= MIN_FIT_ROWS else None
+    return out
 
 
 def score_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[dict]:

@@ -128,11 +128,18 @@ def test_the_first_stage_logistic_learns_which_score_shapes_are_right():
 def test_each_fold_gets_first_stage_coefficients_fitted_without_its_rows():
     from hscode.analysis.evaluation import fold_first_stages
 
-    records = [_stage1_record(1 + i % 3, (i / 90, float(i % 2), 0.0, 0.5, 0.3, 0.5), i % 4 == 0) for i in range(90)]
+    records = [_stage1_record(1 + i % 3, (i / 300, float(i % 2), 0.0, 0.5, 0.3, 0.5), i % 4 == 0) for i in range(300)]
     flipped = [dict(r, top1_6=not r["top1_6"]) if r["fold"] == 1 else r for r in records]
     before, after = fold_first_stages(records, 3), fold_first_stages(flipped, 3)
     assert before[1] == after[1]  # fold 1's labels never reach fold 1's coefficients
     assert before[2] != after[2] and before[3] != after[3]
+
+
+def test_a_fold_of_a_small_file_is_scored_with_the_shipped_first_stage():
+    from hscode.analysis.evaluation import fold_first_stages
+
+    records = [_stage1_record(1 + i % 3, (i / 30, 0.0, 0.0, 0.5, 0.3, 0.5), i % 2 == 0) for i in range(30)]
+    assert fold_first_stages(records, 3) == {1: None, 2: None, 3: None}
 
 
 def test_the_shipped_first_stage_was_fitted_by_fit_calibration_on_the_corpora():

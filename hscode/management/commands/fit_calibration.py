@@ -17,7 +17,7 @@ import datetime as dt
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from hscode.analysis.calibration import (
     CALIBRATION_FILE,
@@ -69,7 +69,13 @@ class Command(BaseCommand):
             for name, (rows, source) in corpora.items():
                 others = [p for other, recs in stage1.items() if other != name for p in first_stage_pairs(recs)]
                 by_fold = fold_first_stages(stage1[name], k, extra=others)
-                fold_coefficients[name] = {str(i): {"coef": list(c), "bias": b} for i, (c, b) in by_fold.items()}
+                if any(coefficients is None for coefficients in by_fold.values()):
+                    raise CommandError(f"{name}: too few retrieval rows outside a fold to fit the first stage on; "
+                                       "raise --limit-per-fold")
+                fold_coefficients[name] = {
+                    "rows": len(rows), "folds": k, "grouped": groups[name] is not None, "limit_per_fold": limit,
+                    "coefficients": {str(i): {"coef": list(c), "bias": b} for i, (c, b) in by_fold.items()},
+                }
                 base = [case_from_row(r, other_source) for other, (other_rows, other_source) in corpora.items()
                         if other != name for r in other_rows]
                 result = evaluate_kfold(
