@@ -64,6 +64,8 @@ class Command(BaseCommand):
         if not rows:
             raise CommandError(f"{options['path']}: no rows")
 
+        if options["fold"] is not None and not (options["kfold"] and 1 <= options["fold"] <= options["kfold"]):
+            raise CommandError("--fold I needs --kfold K and 1 <= I <= K")
         if options["kfold"]:
             if options.get("cases"):
                 raise CommandError("--kfold builds its own index; use --no-cases or nothing")
