@@ -25,10 +25,14 @@ from . import korean_index
 from .calibration import (
     CONFIDENCE_THRESHOLD,
     EXACT_CONFIDENCE,
+    FIRST_STAGE_FEATURES,
     calibrate,
     calibration_input,
     candidate_confidences,
+    first_stage_vector,
+    is_lexicon_exact,
     is_long,
+    raw_features,
     text_kind,
 )
 from .cases import AnyCaseIndex, CaseIndex, CaseRef
@@ -279,7 +283,14 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         others = [c for c in candidates if c.code != kept.code]
         candidates = [*others[: MIN_LEXICAL_RANK - 1], kept, *others[MIN_LEXICAL_RANK - 1:]]
     raw_top = candidates[0].confidence if candidates else 0.0
+    # the first stage's inputs, and whether this row is one its logistic scores (fit_calibration fits it on them:
+    # the retrieval's own top code, no typed code, not the lexicon-exact rule)
+    stage1 = raw_features(ranking, query) if ranked else None
+    stage1_fits = stage1 is not None and explicit is None and not small_talk and not is_lexicon_exact(stage1, query)
+    stage1_vector = first_stage_vector(stage1) if stage1 is not None else (0.0,) * len(FIRST_STAGE_FEATURES)
     calibration_features = (
+        ("stage1_fits", 1.0 if stage1_fits else 0.0),
+        *((f"stage1_{name}", round(v, 4)) for name, v in zip(FIRST_STAGE_FEATURES, stage1_vector, strict=True)),
         ("raw", round(raw_top, 4)),
         ("retrieval", round(retrieval_top, 4)),
         ("case_strength", round(strength, 4)),

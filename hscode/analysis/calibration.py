@@ -1,22 +1,31 @@
 """Calibrated confidence for retrieval candidates.
 
-Two regimes (docs/classifier.md, "Calibration"):
+Two stages (docs/classifier.md, "Calibration rule"):
 
-1. Lexicon-exact: the text names one product (or brand) that the lexicon ties
-   to a single 6-digit subheading, no other product term competes, and the
-   retrieval ranks that subheading first (e.g. "아이폰 15 프로", "라면",
-   "stainless steel bottle opener"). Confidence EXACT_CONFIDENCE.
-2. Everything else: a Platt-style logistic model over four score-shape
-   features -- the margin between the first and second combined score, whether
-   the top code lies under a 6-digit / 4-digit lexicon hint, the share of the
-   matched product terms that agree with it, the share of the top-20 score
-   mass held by its chapter -- with coefficients fitted once on the pooled dev
-   sets (800 rows, 7 parameters, L2-regularised; never per row) and capped at
-   RETRIEVAL_CAP. On those customs-ruling descriptions no band of this regime
-   exceeds ~40 % accuracy, so it never claims a code on its own.
+1. First stage, retrieval (source `lexical`):
+   a. Lexicon-exact: the text names one product (or brand) that the lexicon ties
+      to a single 6-digit subheading, no other product term competes, and the
+      retrieval ranks that subheading first (e.g. "아이폰 15 프로", "라면",
+      "stainless steel bottle opener"). Confidence EXACT_CONFIDENCE (a rule, not a fit).
+   b. Everything else: a Platt-style logistic model over six score-shape
+      features (FIRST_STAGE_FEATURES) -- the margin between the first and second
+      combined score, whether the top code lies under a 6-digit / 4-digit lexicon
+      hint, the share of the matched product terms that agree with it, the share
+      of the top-20 score mass held by its chapter, the number of product terms --
+      predicting "the retrieval's top code is right". Its coefficients are fitted
+      by `manage.py fit_calibration` (fit_first_stage: L2-regularised, never per
+      row) on the shipped KCS case corpora only, never on the dev files, and are
+      read from hscode/data/calibration.json ("first_stage"). In the k-fold
+      passes of fit_calibration and evaluate_classifier each fold is scored with
+      coefficients fitted on the other folds (first_stage_set). The output is
+      capped at RETRIEVAL_CAP, below the claim threshold: retrieval never claims
+      a code by this stage alone.
+2. Second stage: an isotonic map per (language, source of evidence, kind of
+   text) from the first stage's output (or the case vote's score) to observed
+   accuracy, fitted on out-of-fold predictions over the same corpora (below).
 
 Lower-ranked candidates get the top confidence scaled by (score_i / score_1)^8,
-so that the five confidences sum to about the measured top-5 accuracy.
+and never exceed the first one's confidence.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from .classifier import Query, Ranking
 
 # At or above this a single code is claimed (TextAnalysis.chosen).
@@ -35,9 +46,9 @@ EXACT_CONFIDENCE = 0.75
 RETRIEVAL_CAP = 0.45
 RANK_DECAY_POWER = 8.0
 
-# Logistic coefficients (see module docstring); order matches _vector().
-_COEF = (1.589, -0.731, -0.184, 0.75, -0.021, 0.434)
-_BIAS = -2.259
+# The first stage's features, in the order of first_stage_vector() and of the fitted coefficients.
+FIRST_STAGE_FEATURES = ("margin", "hint_6", "hint_4", "dominance", "chapter_share", "one_over_terms")
+FIRST_STAGE_L2 = 1.0  # ridge penalty on the coefficients (not the bias) of the first-stage logistic
 
 
 def raw_features(ranking: Ranking, query: Query) -> dict[str, float]:
@@ -69,7 +80,8 @@ def raw_features(ranking: Ranking, query: Query) -> dict[str, float]:
     }
 
 
-def _vector(f: dict[str, float]) -> tuple[float, ...]:
+def first_stage_vector(f: dict[str, float]) -> tuple[float, ...]:
+    """The first-stage logistic's inputs (FIRST_STAGE_FEATURES) from raw_features()."""
     return (
         min(1.0, f["margin"] * 4),
         1.0 if f["hint"] >= 0.99 else 0.0,
@@ -95,7 +107,8 @@ def is_lexicon_exact(f: dict[str, float], query: Query) -> bool:
 def top_confidence(f: dict[str, float], query: Query) -> float:
     if is_lexicon_exact(f, query):
         return EXACT_CONFIDENCE
-    z = _BIAS + sum(c * x for c, x in zip(_COEF, _vector(f), strict=True))
+    coef, bias = _first_stage["coef"], _first_stage["bias"]
+    z = bias + sum(c * x for c, x in zip(coef, first_stage_vector(f), strict=True))
     return min(RETRIEVAL_CAP, 1.0 / (1.0 + math.exp(-z)))
 
 
@@ -168,6 +181,66 @@ def _load_maps(path: Path) -> dict[tuple[str, str], tuple[tuple[float, float], .
 
 CALIBRATION_MAPS: dict[tuple[str, str, str], tuple[tuple[float, float], ...]] = _load_maps(CALIBRATION_FILE)
 _enabled = {"on": True}
+
+
+def _load_first_stage(path: Path) -> tuple[tuple[float, ...], float]:
+    """The shipped first-stage coefficients. Without a fitted file every retrieval row gets the same first-stage
+    confidence (all coefficients 0): nothing is ordered by a model that was never fitted."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))["first_stage"]
+    except (FileNotFoundError, KeyError):
+        return (0.0,) * len(FIRST_STAGE_FEATURES), 0.0
+    if tuple(entry["features"]) != FIRST_STAGE_FEATURES:
+        raise ValueError(f"{path}: first_stage was fitted on {entry['features']}, not {FIRST_STAGE_FEATURES}")
+    return tuple(float(c) for c in entry["coef"]), float(entry["bias"])
+
+
+SHIPPED_FIRST_STAGE = _load_first_stage(CALIBRATION_FILE)
+_first_stage: dict = {"coef": SHIPPED_FIRST_STAGE[0], "bias": SHIPPED_FIRST_STAGE[1]}
+
+
+def fold_first_stages_fitted(corpus: str, rows: int, k: int, grouped: bool, path: Path = CALIBRATION_FILE
+                             ) -> dict[int, tuple[tuple[float, ...], float]] | None:
+    """The per-fold first-stage coefficients fit_calibration fitted for `corpus` (a shipped case file's name),
+    each without its fold's rows, if they were fitted on the same split (rows, folds, grouping; the seed is
+    fixed); else None."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))["first_stage"]["folds"][corpus]
+    except (FileNotFoundError, KeyError):
+        return None
+    if (entry["rows"], entry["folds"], entry["grouped"]) != (rows, k, grouped):
+        return None
+    return {int(i): (tuple(c["coef"]), float(c["bias"])) for i, c in entry["coefficients"].items()}
+
+
+def first_stage_set(coefficients: tuple[tuple[float, ...], float] | None) -> None:
+    """Score with these (coef, bias) -- a fold's, fitted on the other folds -- or, with None, the shipped ones."""
+    coef, bias = coefficients if coefficients is not None else SHIPPED_FIRST_STAGE
+    if len(coef) != len(FIRST_STAGE_FEATURES):
+        raise ValueError(f"expected {len(FIRST_STAGE_FEATURES)} coefficients, got {len(coef)}")
+    _first_stage["coef"], _first_stage["bias"] = tuple(coef), float(bias)
+
+
+def fit_first_stage(pairs: Iterable[tuple[tuple[float, ...], bool]], l2: float = FIRST_STAGE_L2,
+                    iterations: int = 50) -> tuple[tuple[float, ...], float]:
+    """(coef, bias) of an L2-regularised logistic regression of "right?" on the first-stage vectors, by Newton's
+    method (the bias is not penalised). Deterministic: the same rows give the same coefficients."""
+    rows = list(pairs)
+    if not rows:
+        raise ValueError("no rows to fit the first stage on")
+    x = np.array([(1.0, *v) for v, _ in rows], dtype=float)
+    y = np.array([1.0 if right else 0.0 for _, right in rows])
+    penalty = np.diag([0.0] + [l2] * len(FIRST_STAGE_FEATURES))
+    w = np.zeros(x.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30.0, 30.0)))
+        grad = x.T @ (p - y) + penalty @ w
+        hess = (x * (p * (1.0 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hess, grad)
+        w = w - step
+        if float(np.max(np.abs(step))) < 1e-10:
+            break
+    return tuple(round(float(c), 4) for c in w[1:]), round(float(w[0]), 4)
 
 
 def calibration_set(enabled: bool) -> None:

@@ -15,11 +15,14 @@ from collections.abc import Iterable
 
 from .analyse import CONFIDENCE_THRESHOLD, analyse_text, warm_up
 from .calibration import (
+    FIRST_STAGE_FEATURES,
     MEASURED_KINDS,
     MIN_FIT_ROWS,
     UNMEASURED_CAP,
     apply_knots,
     calibration_input,
+    first_stage_set,
+    fit_first_stage,
     isotonic_knots,
     text_kind,
 )
@@ -139,7 +142,10 @@ def high_confidence_rule(summary: dict) -> str:
 def evaluate(rows: list[dict], cases: AnyCaseIndex | None = None) -> dict:
     """Accuracy, calibration and latency, overall, per language and per source of the top candidate's evidence."""
     warm_up()
-    return summarise(score_rows(rows, cases))
+    records = score_rows(rows, cases)
+    result = summarise(records)
+    result["records"] = records
+    return result
 
 
 def summarise(records: list[dict]) -> dict:
@@ -198,27 +204,82 @@ def near_duplicate_groups(rows: list[dict], threshold: float = 0.5) -> list[int]
 
 
 def evaluate_kfold(rows: list[dict], k: int = 5, source: str = "import", base_cases: Iterable[Case] = (),
-                   limit_per_fold: int | None = None, progress=None, groups: list[int] | None = None) -> dict:
+                   limit_per_fold: int | None = None, progress=None, groups: list[int] | None = None,
+                   first_stage_by_fold: dict[int, tuple[tuple[float, ...], float] | None] | None = None,
+                   only_fold: int | None = None) -> dict:
     """Score each fold with a case index built from the other folds (plus `base_cases`, which must not hold
-    the file's rows): the vote never sees its test row."""
+    the file's rows): the vote never sees its test row. With `first_stage_by_fold`, fold i is also scored with
+    the first-stage coefficients given for it (fitted without its rows: `fold_first_stages`). `only_fold` scores
+    that fold alone (folds can run in separate processes; their records merge with `summarise`)."""
     warm_up()
     base = list(base_cases)
     records: list[dict] = []
+    try:
+        for number, fold in enumerate(kfold_splits(len(rows), k, groups=groups), start=1):
+            if only_fold is not None and number != only_fold:
+                continue
+            held = set(fold)
+            index = CaseIndex(base + [case_from_row(rows[i], source) for i in range(len(rows)) if i not in held])
+            test = [rows[i] for i in fold][:limit_per_fold]
+            if first_stage_by_fold is not None:
+                first_stage_set(first_stage_by_fold[number])
+            fold_records = score_rows(test, index)
+            for record in fold_records:
+                record["fold"] = number
+                record["corpus"] = source
+            records.extend(fold_records)
+            if progress is not None:
+                progress(number, k, len(index), len(test))
+    finally:
+        first_stage_set(None)
+    result = summarise(records)
+    result["folds"] = k
+    result["records"] = records
+    return result
+
+
+# --- the first stage, cross-fitted ------------------------------------------------------------------------------
+
+
+def first_stage_kfold(rows: list[dict], k: int = 5, source: str = "import", limit_per_fold: int | None = None,
+                      groups: list[int] | None = None, progress=None) -> list[dict]:
+    """The first stage's inputs and target on the rows evaluate_kfold scores (same folds, same limit): retrieval
+    alone (no case index: the first stage's features do not depend on it), each record with its fold."""
+    warm_up()
+    records: list[dict] = []
     for number, fold in enumerate(kfold_splits(len(rows), k, groups=groups), start=1):
-        held = set(fold)
-        index = CaseIndex(base + [case_from_row(rows[i], source) for i in range(len(rows)) if i not in held])
         test = [rows[i] for i in fold][:limit_per_fold]
-        fold_records = score_rows(test, index)
+        fold_records = score_rows(test, None)
         for record in fold_records:
             record["fold"] = number
             record["corpus"] = source
         records.extend(fold_records)
         if progress is not None:
-            progress(number, k, len(index), len(test))
-    result = summarise(records)
-    result["folds"] = k
-    result["records"] = records
-    return result
+            progress(number, k, len(test))
+    return records
+
+
+def first_stage_pairs(records: list[dict]) -> list[tuple[tuple[float, ...], bool]]:
+    """(first-stage vector, is the retrieval's top code right?) for the records the first stage scores. The
+    records must come from retrieval alone (first_stage_kfold), where the top candidate is the retrieval's own."""
+    return [
+        (tuple(r["features"][f"stage1_{name}"] for name in FIRST_STAGE_FEATURES), bool(r["top1_6"]))
+        for r in records
+        if r["features"].get("stage1_fits") and r["evidence"] == "lexical"
+    ]
+
+
+def fold_first_stages(records: list[dict], k: int, extra: list[tuple[tuple[float, ...], bool]] = ()
+                      ) -> dict[int, tuple[tuple[float, ...], float] | None]:
+    """Per fold, first-stage coefficients fitted on the other folds' records (plus `extra`, rows from outside
+    the evaluated file): no row is scored by coefficients fitted on it. A fold whose other folds hold fewer than
+    MIN_FIT_ROWS such rows (a small file) gets None: it is scored with the shipped coefficients, which were fitted
+    on the shipped corpora, not on this file (unless it is one of them, and those are far larger)."""
+    out: dict[int, tuple[tuple[float, ...], float] | None] = {}
+    for number in range(1, k + 1):
+        pairs = [*extra, *first_stage_pairs([r for r in records if r["fold"] != number])]
+        out[number] = fit_first_stage(pairs) if len(pairs) >= MIN_FIT_ROWS else None
+    return out
 
 
 def score_rows(rows: list[dict], cases: AnyCaseIndex | None) -> list[dict]:

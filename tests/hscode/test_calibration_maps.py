@@ -1,6 +1,7 @@
 """Calibration fitted where it is measured: isotonic maps per language, source and kind of text (issue 15)."""
 
 import itertools
+import json
 
 import pytest
 
@@ -105,3 +106,58 @@ def test_reliability_is_cross_fitted_no_row_is_scored_by_a_map_fitted_on_it():
     # the shipped map is fitted on all rows: 50 % at that score
     (fitted,) = fitted_maps(records)
     assert fitted["n"] == 200 and 0.4 < fitted["knots"][0][1] < 0.5
+
+
+# --- the first stage: fitted on the shipped corpora, cross-fitted -------------------------------------------------
+
+
+def _stage1_record(fold: int, vector: tuple[float, ...], right: bool) -> dict:
+    names = calibration.FIRST_STAGE_FEATURES
+    features = {"stage1_fits": 1.0, **{f"stage1_{n}": v for n, v in zip(names, vector, strict=True)}}
+    return {"fold": fold, "features": features, "evidence": "lexical", "top1_6": right}
+
+
+def test_the_first_stage_logistic_learns_which_score_shapes_are_right():
+    # right when the margin is large, wrong when it is small: the margin's coefficient comes out positive
+    pairs = [((m / 100, 0.0, 0.0, 0.5, 0.3, 0.5), m > 50 if m % 7 else m <= 50) for m in range(100)]
+    coef, bias = calibration.fit_first_stage(pairs)
+    assert coef[0] > 1.0
+    assert calibration.fit_first_stage(pairs) == (coef, bias)  # reproducible
+
+
+def test_each_fold_gets_first_stage_coefficients_fitted_without_its_rows():
+    from hscode.analysis.evaluation import fold_first_stages
+
+    records = [_stage1_record(1 + i % 3, (i / 300, float(i % 2), 0.0, 0.5, 0.3, 0.5), i % 4 == 0) for i in range(300)]
+    flipped = [dict(r, top1_6=not r["top1_6"]) if r["fold"] == 1 else r for r in records]
+    before, after = fold_first_stages(records, 3), fold_first_stages(flipped, 3)
+    assert before[1] == after[1]  # fold 1's labels never reach fold 1's coefficients
+    assert before[2] != after[2] and before[3] != after[3]
+
+
+def test_a_fold_of_a_small_file_is_scored_with_the_shipped_first_stage():
+    from hscode.analysis.evaluation import fold_first_stages
+
+    records = [_stage1_record(1 + i % 3, (i / 30, 0.0, 0.0, 0.5, 0.3, 0.5), i % 2 == 0) for i in range(30)]
+    assert fold_first_stages(records, 3) == {1: None, 2: None, 3: None}
+
+
+def test_the_shipped_first_stage_was_fitted_by_fit_calibration_on_the_corpora():
+    data = json.loads(calibration.CALIBRATION_FILE.read_text(encoding="utf-8"))
+    stage = data["first_stage"]
+    assert tuple(stage["features"]) == calibration.FIRST_STAGE_FEATURES
+    assert calibration.SHIPPED_FIRST_STAGE == (tuple(stage["coef"]), stage["bias"])
+    assert stage["rows"] >= 1000 and set(stage["folds"]) == {"hs_cases_kcs_names_en.jsonl",
+                                                               "hs_cases_kcs_rulings_ko.jsonl"}
+
+
+def test_a_fold_scores_with_its_own_first_stage_and_the_shipped_one_returns_after():
+    f = {"margin": 0.5, "hint": 0.0, "chapter_share": 0.5, "s1": 1.0, "dominance": 0.0, "n_terms": 2.0}
+    query = type("Q", (), {"unknown": (), "weights": {}})()
+    shipped = calibration.top_confidence(f, query)
+    calibration.first_stage_set(((0.0,) * 6, -5.0))
+    try:
+        assert calibration.top_confidence(f, query) < 0.01
+    finally:
+        calibration.first_stage_set(None)
+    assert calibration.top_confidence(f, query) == shipped

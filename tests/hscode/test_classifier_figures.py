@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data"), py
 
 RULINGS = Path(__file__).resolve().parents[2] / "data" / "kcs" / "hs_cases_kcs_rulings_ko.jsonl"
 # README, "HS code analysis": 5-fold over the 359 shipped KCS rulings.
-DOCUMENTED_TOP1, DOCUMENTED_TOP5 = 0.504, 0.685
+DOCUMENTED_TOP1, DOCUMENTED_TOP5 = 0.512, 0.691
 # About 11 of 359 rows: what a change of tie-breaking or index build moves without the method changing.
 NOISE = 0.03
 

@@ -95,3 +95,30 @@ def test_kfold_folds_are_disjoint_and_cover_every_row():
     assert sorted(seen) == list(range(103))
     with pytest.raises(ValueError):
         kfold_splits(3, 5)
+
+
+def test_a_fold_outside_the_kfold_is_refused(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text(json.dumps({"text": "kitchen strainer", "hs6": "732393"}), encoding="utf-8")
+    with pytest.raises(CommandError, match="--fold"):
+        call_command("evaluate_classifier", str(path), "--fold", "2")
+    with pytest.raises(CommandError, match="--fold"):
+        call_command("evaluate_classifier", str(path), "--kfold", "4", "--fold", "5", "--no-cases")
+
+
+def test_one_fold_can_be_scored_alone_and_its_records_written(tmp_path, capsys):
+    rows = [
+        {"text": f"{kind} {material} {i}", "hs6": code}
+        for i in range(4)
+        for kind, material, code in (
+            ("kitchen strainer", "stainless steel wire mesh", "732393"),
+            ("storage box with lid", "plastic household", "392410"),
+        )
+    ]
+    path, records = tmp_path / "cases.jsonl", tmp_path / "records.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    call_command("evaluate_classifier", str(path), "--kfold", "4", "--fold", "2", "--no-cases", "--json",
+                 "--records", str(records))
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    written = [json.loads(line) for line in records.read_text(encoding="utf-8").splitlines()]
+    assert result["n"] == len(written) == 2 and {r["fold"] for r in written} == {2}

@@ -1,6 +1,10 @@
-"""python manage.py fit_calibration [--limit-per-fold N] -- fit the confidence maps on out-of-fold predictions.
+"""python manage.py fit_calibration [--limit-per-fold N] -- fit both calibration stages, cross-fitted.
 
-Both shipped case corpora are scored by k-fold (each fold with an index of the other folds plus the other
+First stage: the retrieval's logistic (calibration.fit_first_stage) is fitted on the shipped case corpora scored
+by retrieval alone (same folds, same rows as below). Fold i of a corpus is scored below with coefficients fitted on
+the other corpus and the other folds of its own; the shipped coefficients are fitted on all those rows.
+
+Second stage: both shipped case corpora are scored by k-fold (each fold with an index of the other folds plus the other
 corpus), with the maps switched off. Per language, source of evidence and kind of text an isotonic map from raw
 confidence to observed accuracy is fitted on them and written to hscode/data/calibration.json, with the
 cross-fitted reliability table (each half of the folds scored by a map fitted on the other half). A corpus measures
@@ -13,14 +17,23 @@ import datetime as dt
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from hscode.analysis.calibration import CALIBRATION_FILE, calibration_set
+from hscode.analysis.calibration import (
+    CALIBRATION_FILE,
+    FIRST_STAGE_FEATURES,
+    FIRST_STAGE_L2,
+    calibration_set,
+    fit_first_stage,
+)
 from hscode.analysis.evaluation import (
     case_from_row,
     cross_fitted_reliability,
     evaluate_kfold,
+    first_stage_kfold,
+    first_stage_pairs,
     fitted_maps,
+    fold_first_stages,
     near_duplicate_groups,
     read_jsonl,
 )
@@ -38,35 +51,65 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         folder = settings.BASE_DIR / "data" / "kcs"
         corpora = {name: (read_jsonl(str(folder / name)), source) for name, source in SHIPPED_CASE_FILES}
-        records: list[dict] = []
+        # near duplicates stay in one fold (only the small rulings corpus is grouped: the trade names were
+        # de-duplicated when shipped), as the dev files were kept apart from the corpora
+        groups = {name: near_duplicate_groups(rows) if len(rows) <= 5000 else None
+                  for name, (rows, _source) in corpora.items()}
+        k, limit = options["folds"], options["limit_per_fold"]
+        stage1: dict[str, list[dict]] = {}
         calibration_set(False)
         try:
             for name, (rows, source) in corpora.items():
+                stage1[name] = first_stage_kfold(
+                    rows, k, source=source, limit_per_fold=limit, groups=groups[name],
+                    progress=lambda i, k, m, name=name: self.stderr.write(f"{name} first stage, fold {i}/{k}: {m}"),
+                )
+            records: list[dict] = []
+            fold_coefficients = {}
+            for name, (rows, source) in corpora.items():
+                others = [p for other, recs in stage1.items() if other != name for p in first_stage_pairs(recs)]
+                by_fold = fold_first_stages(stage1[name], k, extra=others)
+                if any(coefficients is None for coefficients in by_fold.values()):
+                    raise CommandError(f"{name}: too few retrieval rows outside a fold to fit the first stage on; "
+                                       "raise --limit-per-fold")
+                fold_coefficients[name] = {
+                    "rows": len(rows), "folds": k, "grouped": groups[name] is not None, "limit_per_fold": limit,
+                    "coefficients": {str(i): {"coef": list(c), "bias": b} for i, (c, b) in by_fold.items()},
+                }
                 base = [case_from_row(r, other_source) for other, (other_rows, other_source) in corpora.items()
                         if other != name for r in other_rows]
-                # near duplicates stay in one fold (only the small rulings corpus is grouped: the trade names
-                # were de-duplicated when shipped), as the dev files were kept apart from the corpora
-                groups = near_duplicate_groups(rows) if len(rows) <= 5000 else None
                 result = evaluate_kfold(
-                    rows, options["folds"], source=source, base_cases=base, limit_per_fold=options["limit_per_fold"],
-                    groups=groups,
+                    rows, k, source=source, base_cases=base, limit_per_fold=limit, groups=groups[name],
+                    first_stage_by_fold=by_fold,
                     progress=lambda i, k, n, m, name=name: self.stderr.write(f"{name} fold {i}/{k}: scored {m}"),
                 )
                 records += result["records"]
         finally:
             calibration_set(True)
+        all_pairs = [p for recs in stage1.values() for p in first_stage_pairs(recs)]
+        coef, bias = fit_first_stage(all_pairs)
         reliability = cross_fitted_reliability(records)
         data = {
             "fitted": dt.date.today().isoformat(),
             "method": f"{options['folds']}-fold over the shipped KCS case corpora; isotonic per (language, source, "
             "kind of text), each corpus only for the kinds it measures; reliability cross-fitted (odd/even folds)",
             "rows": len(records),
+            "first_stage": {
+                "features": list(FIRST_STAGE_FEATURES), "coef": list(coef), "bias": bias, "l2": FIRST_STAGE_L2,
+                "rows": len(all_pairs),
+                "right": sum(1 for _, right in all_pairs if right),
+                "method": "L2-regularised logistic of 'the retrieval's top code is right' over the retrieval-only "
+                "rows of both shipped corpora (lexicon-exact and typed-code rows excepted); the second stage's "
+                "out-of-fold predictions were scored with the fold coefficients below, each fitted without its fold",
+                "folds": fold_coefficients,
+            },
             "maps": fitted_maps(records),
             "reliability": reliability,
         }
         with open(options["output"], "w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False, indent=1)
             fh.write("\n")
+        self.stdout.write(f"first stage: {len(all_pairs)} retrieval rows, coef={coef} bias={bias}")
         self.stdout.write(f"fitted on {len(records)} out-of-fold predictions; wrote {options['output']}")
         for row in reliability:
             if row["n"]:
