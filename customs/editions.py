@@ -30,7 +30,8 @@ _PREFIX = "tradechat:edition:"
 _clients: dict[str, redis.Redis] = {}
 
 
-def _redis() -> redis.Redis:
+def redis_client() -> redis.Redis:
+    """One client per Redis URL and process, shared by the editions and the caches keyed by them."""
     url = settings.REDIS_URL
     client = _clients.get(url)
     if client is None:
@@ -49,7 +50,7 @@ def editions_for(hs6: str) -> dict[str, int]:
     keys = [_key(source) for source in SOURCES]
     if hs6:
         keys += [_key(source, hs6[:6]) for source in PER_CODE_SOURCES]
-    client = _redis()
+    client = redis_client()
     values = client.mget(keys)
     if any(value is None for value in values):
         with client.pipeline(transaction=False) as pipe:
@@ -62,7 +63,7 @@ def editions_for(hs6: str) -> dict[str, int]:
 
 
 def _bump_now(key: str) -> None:
-    with _redis().pipeline(transaction=False) as pipe:
+    with redis_client().pipeline(transaction=False) as pipe:
         pipe.set(key, time.time_ns(), nx=True)  # a missing counter starts at the time, never at 1
         pipe.incr(key)
         pipe.execute()

@@ -30,7 +30,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
-from customs.editions import editions_for
+from customs.editions import editions_for, redis_client
 from customs.live_services import requirements_service
 from trade.live import nitemtrade_connected
 
@@ -52,16 +52,6 @@ def _digest(parts: object) -> str:
 
 # --- counters ------------------------------------------------------------------------------------------------
 
-_clients: dict[str, redis.Redis] = {}
-
-
-def _redis() -> redis.Redis:
-    url = settings.REDIS_URL
-    client = _clients.get(url)
-    if client is None:
-        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    return client
-
 
 def _stats_key(name: str, kind: str) -> str:
     return f"{_STATS}{name}:{kind}"
@@ -70,7 +60,7 @@ def _stats_key(name: str, kind: str) -> str:
 def cache_count(name: str, *, hit: bool) -> None:
     """One hit or miss of cache `name` (one INCR; a failure to count never fails the lookup)."""
     try:
-        _redis().incr(_stats_key(name, "hits" if hit else "misses"))
+        redis_client().incr(_stats_key(name, "hits" if hit else "misses"))
     except redis.RedisError:
         logger.warning("cache %s: could not count a %s", name, "hit" if hit else "miss")
 
@@ -78,7 +68,7 @@ def cache_count(name: str, *, hit: bool) -> None:
 def cache_stats() -> dict[str, dict[str, int]]:
     """{cache name: {"hits": n, "misses": n}} since Redis started (counters never expire)."""
     keys = [(name, kind) for name in CACHES for kind in ("hits", "misses")]
-    values = _redis().mget([_stats_key(name, kind) for name, kind in keys])
+    values = redis_client().mget([_stats_key(name, kind) for name, kind in keys])
     out: dict[str, dict[str, int]] = {name: {} for name in CACHES}
     for (name, kind), value in zip(keys, values, strict=True):
         out[name][kind] = int(value or 0)
