@@ -31,6 +31,7 @@ import os
 import random
 import sys
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,7 @@ class Tally:
             self.samples.append(text[:300])
 
 
-class Person:
+class Person(ABC):
     """One person, one conversation; frames tracked by seq whichever connection brought them."""
 
     kind = "ws"
@@ -144,11 +145,13 @@ class Person:
         elif event == "answer_complete":
             message.t_answer = now
 
+    @abstractmethod
     async def connect(self, resume: bool) -> None:
-        raise NotImplementedError
+        """Open this person's stream (WebSocket or SSE), resuming after the last seq seen when `resume`."""
 
+    @abstractmethod
     async def _cut(self) -> None:
-        raise NotImplementedError
+        """Drop the connection without a close handshake."""
 
     async def reconnect(self, attempts: int = 10) -> bool:
         """Come back asking for what was missed; a failed attempt is retried 1–5 s later."""
@@ -179,8 +182,9 @@ class Person:
         self.connected.clear()
         asyncio.get_running_loop().create_task(self.reconnect())
 
+    @abstractmethod
     async def send(self, message: Msg) -> bool:
-        raise NotImplementedError
+        """Send one message; False when it could not be sent."""
 
     async def close(self) -> None:
         self.closing = True
