@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -68,8 +67,7 @@ def test_compose_takes_secrets_only_from_the_environment():
     assert "${SECRET_KEY:?" in text and "${POSTGRES_PASSWORD:?" in text
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None and os.environ.get("TRADECHAT_TESTS_REQUIRE_ALL") != "1",
-                    reason="docker-compose client not installed (apt-get install docker-compose; CI requires it)")
+@pytest.mark.compose
 def test_compose_file_validates_with_docker_compose():
     env = dict(os.environ, SECRET_KEY="check", POSTGRES_PASSWORD="check")
     result = subprocess.run(["docker-compose", "-f", "docker-compose.yml", "config", "-q"], cwd=ROOT, env=env,

@@ -28,6 +28,7 @@ REQUIREMENTS = {
                    and os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
                    "apt-get install nginx wget docker-compose postgresql-client redis-tools, "
                    "and DATABASE_URL=postgres://…"),
+    "compose": (lambda: _program("docker-compose"), "apt-get install docker-compose"),
     "postgres_cluster": (_postgres_binaries, "apt-get install postgresql (initdb, pg_ctl, pg_dump)"),
 }
 
