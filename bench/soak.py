@@ -182,6 +182,17 @@ class Person(ABC):
         self.connected.clear()
         asyncio.get_running_loop().create_task(self.reconnect())
 
+    async def _connected_within(self, seconds: float, message: Msg) -> bool:
+        """Wait for a (re)connection before sending; a message that cannot wait longer is counted as unsent."""
+        try:
+            await asyncio.wait_for(self.connected.wait(), seconds)
+        except TimeoutError:
+            message.unsent = True
+            self.tally.send_failures += 1
+            self.tally.note(f"person {self.number}: not connected for {seconds:g} s, message not sent")
+            return False
+        return True
+
     @abstractmethod
     async def send(self, message: Msg) -> bool:
         """Send one message; False when it could not be sent."""
@@ -223,12 +234,7 @@ class WsPerson(Person):
             await asyncio.gather(self.reader, return_exceptions=True)
 
     async def send(self, message: Msg) -> bool:
-        try:
-            await asyncio.wait_for(self.connected.wait(), 90)
-        except TimeoutError:
-            message.unsent = True
-            self.tally.send_failures += 1
-            self.tally.note(f"person {self.number}: not connected for 90 s, message not sent")
+        if not await self._connected_within(90, message):
             return False
         self.awaiting.append(message)
         try:
@@ -301,12 +307,7 @@ class SsePerson(Person):
             await asyncio.gather(self.reader, return_exceptions=True)
 
     async def send(self, message: Msg) -> bool:
-        try:
-            await asyncio.wait_for(self.connected.wait(), 90)
-        except TimeoutError:
-            message.unsent = True
-            self.tally.send_failures += 1
-            self.tally.note(f"person {self.number}: not connected for 90 s, message not sent")
+        if not await self._connected_within(90, message):
             return False
         self.awaiting.append(message)
         try:
