@@ -30,7 +30,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -295,10 +294,6 @@ def markdown(result: dict) -> str:
 # --- standalone ----------------------------------------------------------------------------------------------
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.cache_mix", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("BENCH_URL"), help="drive this running stack")
@@ -322,18 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .stack import BenchStack
 
-            token = f"bench-{random.randrange(2**48):x}"
             print("starting the bench stack and loading the shipped data …", file=sys.stderr, flush=True)
-            stack = BenchStack(env={"METRICS_TOKEN": token}).start()
-            env = stack.env
-            _manage(env, "load_shipped_data", "--no-progress")
-            hsk_file = str(ROOT / "data" / "kcs" / "hsk_2025_kcs.csv")
-
-            def invalidate() -> None:
-                _manage(env, "import_hsk", os.environ.get("KCS_HSK_FILE", hsk_file), "--force", "--no-progress")
-
-            base_url = stack.base_url
-            result["stack"] = f"bench.stack (daphne + celery -c 2, like make run), {stack.database_url.split(':')[0]}"
+            stack = BenchStack(name="cache-mix").start()  # loads the shipped data, as make run does
+            base_url, token, invalidate = stack.base_url, stack.metrics_token, stack.data_editions_bump
+            result["stack"] = f"bench.stack (daphne + celery -c 2, like make run), {stack.database_kind}"
         result.update(asyncio.run(measure(base_url, metrics_token=token, invalidate=invalidate, rounds=args.rounds,
                                           clients=args.clients, codes=args.codes, seed=args.seed,
                                           timeout=args.timeout)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .cache_mix import markdown as cache_mix_markdown
+
 
 def _f(value) -> str:
     if value is None:
@@ -100,6 +102,9 @@ def markdown(result: dict) -> str:
             lines += _sweep(section["sweep"])
         if section.get("idle_connections"):
             lines += ["Idle sockets (one daphne process):", "", *_idle(section["idle_connections"])]
+        if section.get("cache_mix"):
+            lines += ["Per-code cache under a mix of wordings (bench.cache_mix):", "",
+                      cache_mix_markdown(section["cache_mix"]), ""]
     if result.get("skipped"):
         lines += ["Skipped to stay within the time budget: " + "; ".join(result["skipped"]), ""]
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]

@@ -214,6 +214,11 @@ class BenchStack:
         self.stop()
         raise RuntimeError(f"the bench stack did not start within 120 s (see {self.work}/{self.name}-*.log)")
 
+    def data_editions_bump(self) -> None:
+        """Reload the shipped HSK table with --force: its data edition changes, so every per-code cache entry
+        becomes unreachable, as after any real import (bench.cache_mix starts each round cold this way)."""
+        self._manage("import_hsk", str(ROOT / "data" / "kcs" / "hsk_2025_kcs.csv"), "--force", "--no-progress")
+
     def processes(self) -> StackProcesses:
         roles = {"daphne": [self.daphne.pid], "worker": [self.worker.pid], "worker_io": [self.io_worker.pid]}
         port = int(urlparse(self.redis_url).port or 6379)
