@@ -1,26 +1,20 @@
-"""REST API: conversations, messages with their analyses, staff reviews and reprocessing.
+"""REST API: conversations, messages with their analyses, and the owner's answer feedback.
 
-Session auth with CSRF enforced for everyone (anonymous owners hold sessions too).
-Visibility is decided here, once: owners see their own conversations, staff see
-everything, anybody else gets 404 (a stranger learns nothing, not even that it
-exists). Reviews and reprocessing are for staff: an owner gets 403 for their own
-message, a stranger still 404. The OpenAPI schema is at /api/schema/.
+Session auth with CSRF enforced for everyone (anonymous owners hold sessions too; restkit).
+Visibility is decided once (restkit.views): owners see their own conversations, staff see
+everything, anybody else gets 404 (a stranger learns nothing, not even that it exists).
+Staff reviews and reprocessing are hscode's (hscode/api.py). The OpenAPI schema is at /api/schema/.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC
 
 import django_filters
 import django_filters.constants
-from django import forms
-from django.core.validators import RegexValidator
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -29,26 +23,18 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import APIException, PermissionDenied, Throttled
-from rest_framework.permissions import BasePermission
-from rest_framework.request import Request
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from conversations import contracts
 from conversations.models import AnswerFeedback, ChatMessage, Conversation
 from conversations.selectors import Owner, conversation_list_for_owner
-from hscode.models import AnalysisReview, ReprocessRun
-from hscode.reprocessing import (
-    SOURCES,
-    OperatorError,
-    below_confidence_q,
-    hscode_q,
-    reprocess_request,
-    review_record,
-    source_q,
-)
+from hscode.reprocessing import SOURCES, below_confidence_q, hscode_q, source_q
+from restkit import views as restkit_views
+from restkit.fields import StrictCharField
+from restkit.filters import StrictBooleanFilter, StrictFilterSet, UtcIsoDateTimeFilter
+from restkit.views import ApiMixin, fake_view, is_staff
 
 from .feedback import FeedbackError, FeedbackOutcome, answer_feedback_set
 from .protocol import FrameError
@@ -58,20 +44,6 @@ from .services import conversation_create
 
 def api_path_not_found(request, *args, **kwargs) -> JsonResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
-
-
-class SessionCsrfAuthentication(SessionAuthentication):
-    """DRF checks CSRF only for signed-in users; anonymous owners hold sessions too, so check it always."""
-
-    def authenticate(self, request: Request):
-        self.enforce_csrf(request)
-        return super().authenticate(request)
-
-
-class SessionCsrfScheme(SessionScheme):
-    """OpenAPI: the session cookie (named `cookieAuth`), as for DRF's SessionAuthentication."""
-
-    target_class = SessionCsrfAuthentication
 
 
 def request_owner(request) -> Owner:
@@ -100,81 +72,16 @@ def api_exception_handler(exc, context):
     return exception_handler(exc, context)
 
 
-def is_staff(request) -> bool:
-    user = request.user
-    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
-
-
 def conversations_visible(request) -> QuerySet[Conversation]:
-    if is_staff(request):
-        return Conversation.objects.order_by("-created_at")
-    return conversation_list_for_owner(request_owner(request))
+    """What the caller may see; an anonymous caller gets a session here (request_owner)."""
+    return restkit_views.conversations_visible(request, request_owner(request))
 
 
 def messages_visible(request) -> QuerySet[ChatMessage]:
-    if is_staff(request):
-        return ChatMessage.objects.all()
-    return ChatMessage.objects.filter(conversation__in=conversations_visible(request))
-
-
-def _fake(view) -> bool:
-    """drf-spectacular introspects views without a real request."""
-    return getattr(view, "swagger_fake_view", False)
-
-
-class IsStaff(BasePermission):
-    message = "Staff only."
-
-    def has_permission(self, request, view) -> bool:
-        return is_staff(request)
-
-
-class CanViewReviews(BasePermission):
-    message = "Your account lacks the permission to view reviews (the same as in the admin)."
-
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perms(REVIEW_VIEW_PERMISSIONS)
-
-
-class ApiMixin:
-    authentication_classes = [SessionCsrfAuthentication]
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        # A misspelt filter (`?hscod=85`) would silently return everything: every parameter must be documented.
-        allowed = set(getattr(getattr(self, "filterset_class", None), "base_filters", {}))
-        paginator = getattr(self, "paginator", None)
-        if paginator is not None:
-            allowed |= {paginator.limit_query_param, paginator.offset_query_param}
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise serializers.ValidationError({name: ["unknown query parameter"] for name in unknown})
+    return restkit_views.messages_visible(request, request_owner(request))
 
 
 # --- serializers -------------------------------------------------------------------
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string only (DRF's CharField turns 0 or true into "0" and "True"), without NUL characters (which
-    DRF refuses too, and which the schema now says)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.validators.append(RegexValidator(r"^[^\x00]*$", "no NUL characters"))
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictUUIDField(serializers.UUIDField):
-    """A UUID written as a string only: DRF's UUIDField also takes an integer as the UUID's 128-bit value."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
 
 
 class ConversationSerializer(serializers.ModelSerializer):
@@ -262,85 +169,7 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReviewSerializer(serializers.ModelSerializer):
-    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    note = StrictCharField(required=False, allow_blank=True)
-    corrected_hs6 = StrictCharField(
-        required=False, allow_blank=True, max_length=32,
-        help_text="required when the verdict is wrong: an HS 2022 subheading, e.g. 8517.13 or 851713",
-    )
-
-    class Meta:
-        model = AnalysisReview
-        fields = ["id", "message", "reviewer", "verdict", "detected_hscode", "corrected_hs6", "label_hs6", "note",
-                  "created_at"]
-        read_only_fields = ["id", "message", "reviewer", "detected_hscode", "label_hs6", "created_at"]
-
-
-class ReprocessRequestSerializer(serializers.Serializer):
-    request_id = StrictUUIDField(
-        required=False, help_text="repeat a request with the same id and it is not run twice"
-    )
-
-
-class ReprocessRunSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ReprocessRun
-        fields = ["id", "message", "request_id", "state", "attempts", "previous_hscode", "new_hscode",
-                  "code_changed", "error", "created_at", "started_at", "finished_at"]
-        read_only_fields = fields
-
-
 # --- filters -----------------------------------------------------------------------
-
-
-class StrictFilterSet(django_filters.FilterSet):
-    """A parameter given with an empty value (`?hscode=`) is refused, not read as "no filter", wherever the
-    schema admits no empty value (everything but a free-text filter)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, declared in self.filters.items():
-            declared.param_name = name  # errors name the query parameter, not the model field behind it
-
-    def is_valid(self) -> bool:
-        valid = super().is_valid()
-        empty = [
-            name for name, declared in self.filters.items()
-            if type(declared) is not django_filters.CharFilter and name in self.data
-            and all(value == "" for value in self.data.getlist(name))
-        ]
-        for name in empty:
-            self.form.add_error(name, "an empty value is not allowed: leave the parameter out")
-        return valid and not empty
-
-
-class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    """An ISO 8601 date-time, compared in UTC: any offset ISO allows (+19:14 included) reaches the database as UTC,
-    which PostgreSQL refuses otherwise; one that leaves the calendar's range is a 400."""
-
-    def filter(self, qs, value):
-        if value in django_filters.constants.EMPTY_VALUES:
-            return qs
-        try:
-            value = value.astimezone(UTC)
-        except (OverflowError, ValueError) as exc:
-            raise serializers.ValidationError(
-                {getattr(self, "param_name", self.field_name): ["a date-time within the calendar's range"]}
-            ) from exc
-        return super().filter(qs, value)
-
-
-@extend_schema_field({"type": "boolean"})
-class StrictBooleanFilter(django_filters.Filter):
-    """`true` or `false`, as OpenAPI writes a boolean in a query; anything else is a 400, not "no filter"."""
-
-    field_class = forms.TypedChoiceField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.update(choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true",
-                      empty_value=None)
-        super().__init__(*args, **kwargs)
 
 
 @extend_schema_field({"type": "number", "minimum": 0, "maximum": 1})
@@ -421,18 +250,6 @@ class MessageFilter(StrictFilterSet):
         return reviewed.filter(_reviews__gt=0) if value else reviewed.filter(_reviews=0)
 
 
-class ReviewFilter(StrictFilterSet):
-    verdict = django_filters.ChoiceFilter(choices=AnalysisReview.Verdict.choices)
-    reviewer = django_filters.CharFilter(field_name="reviewer__username")
-    label_hs6 = django_filters.CharFilter(field_name="label_hs6", lookup_expr="startswith")
-    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-
-    class Meta:
-        model = AnalysisReview
-        fields: list[str] = []
-
-
 # --- conversations -----------------------------------------------------------------
 
 
@@ -446,7 +263,7 @@ class ConversationListCreateApi(ApiMixin, generics.ListCreateAPIView):
     filterset_class = ConversationFilter
 
     def get_queryset(self):
-        if _fake(self):
+        if fake_view(self):
             return Conversation.objects.none()
         return conversations_visible(self.request)
 
@@ -481,7 +298,7 @@ class ConversationMessageListApi(ApiMixin, generics.ListAPIView):
     filterset_class = MessageFilter
 
     def get_queryset(self):
-        if _fake(self):
+        if fake_view(self):
             return ChatMessage.objects.none()
         conversation = _conversation_or_404(self.request, self.kwargs["conversation_id"])
         return conversation.messages.select_related("feedback").order_by("created_at", "id")
@@ -497,7 +314,7 @@ class MessageListApi(ApiMixin, generics.ListAPIView):
     filterset_class = MessageFilter
 
     def get_queryset(self):
-        if _fake(self):
+        if fake_view(self):
             return ChatMessage.objects.none()
         return messages_visible(self.request).select_related("feedback").order_by("created_at", "id")
 
@@ -508,109 +325,9 @@ class MessageRetrieveApi(ApiMixin, generics.RetrieveAPIView):
     lookup_url_kwarg = "message_id"
 
     def get_queryset(self):
-        if _fake(self):
+        if fake_view(self):
             return ChatMessage.objects.none()
         return messages_visible(self.request).select_related("feedback")
-
-
-class UnprocessableReview(serializers.ValidationError):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-
-
-# The permissions the admin asks for the same acts: reprocessing is its "change" action on messages, and a
-# review is added on the message's change page (an inline).
-REPROCESS_PERMISSIONS = ("chat.change_chatmessage",)
-REVIEW_ADD_PERMISSIONS = ("chat.change_chatmessage", "chat.add_analysisreview")
-REVIEW_VIEW_PERMISSIONS = ("chat.view_analysisreview",)
-
-
-def _message_for_staff(request, message_id: int, permissions: tuple[str, ...]) -> ChatMessage:
-    """404 unless the caller may see the message; 403 when they may see it but are not staff with `permissions`."""
-    message = get_object_or_404(messages_visible(request), pk=message_id)
-    if not is_staff(request):
-        raise PermissionDenied("Staff only.")
-    if not request.user.has_perms(permissions):
-        raise PermissionDenied("Your account lacks the permission for this (the same as in the admin).")
-    return message
-
-
-@extend_schema_view(
-    get=extend_schema(summary="Reviews of a message (staff)", tags=["reviews"]),
-    post=extend_schema(
-        summary="Review a message's analysis (staff)",
-        description="correct, or wrong with the corrected HS 2022 subheading. The label (the corrected code, or "
-        "the detected one when correct) becomes a classifier case (source review).",
-        responses={201: ReviewSerializer,
-                   409: OpenApiResponse(description="an assistant's answer: only a person's message is analysed"),
-                   422: OpenApiResponse(description="a well-formed review that does not fit: 'wrong' without a "
-                                        "corrected code, an unknown code, 'correct' when no code was detected")},
-        tags=["reviews"],
-    ),
-)
-class MessageReviewListCreateApi(ApiMixin, generics.ListCreateAPIView):
-    serializer_class = ReviewSerializer
-    staff_only = True  # checked in initial(), after the 404 for strangers
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if not _fake(self):  # 404 / 403 before anything else, even before the body is validated
-            needed = REVIEW_VIEW_PERMISSIONS if request.method in ("GET", "HEAD", "OPTIONS") else REVIEW_ADD_PERMISSIONS
-            self.message = _message_for_staff(request, kwargs["message_id"], needed)
-
-    def get_queryset(self):
-        if _fake(self):
-            return AnalysisReview.objects.none()
-        return self.message.reviews.select_related("reviewer").order_by("-created_at", "-id")
-
-    def create(self, request, *args, **kwargs):
-        if self.message.role != ChatMessage.Role.USER:
-            return Response({"detail": "only a person's message has an analysis to review"},
-                            status=status.HTTP_409_CONFLICT)
-        return super().create(request, *args, **kwargs)
-
-    def perform_create(self, serializer):
-        data = serializer.validated_data
-        try:
-            serializer.instance = review_record(
-                message=self.message, reviewer=self.request.user, verdict=data["verdict"],
-                corrected_hs6=data.get("corrected_hs6", ""), note=data.get("note", ""),
-            )
-        except OperatorError as exc:  # well formed, but not a review that fits this message
-            raise UnprocessableReview({"detail": [str(exc)]}) from exc
-
-
-@extend_schema_view(get=extend_schema(summary="All reviews (staff)", tags=["reviews"]))
-class ReviewListApi(ApiMixin, generics.ListAPIView):
-    serializer_class = ReviewSerializer
-    permission_classes = [IsStaff, CanViewReviews]
-    filter_backends = [DjangoFilterBackend]
-    filterset_class = ReviewFilter
-    queryset = AnalysisReview.objects.select_related("reviewer").order_by("-created_at", "-id")
-
-
-class MessageReprocessApi(ApiMixin, APIView):
-    staff_only = True  # checked in post(), after the 404 for strangers
-    @extend_schema(
-        summary="Reprocess a message's analysis on the bulk queue (staff)",
-        description="Resets the analysis and runs detail-page preparation again; connected clients receive the "
-        "new button events. Idempotent per request_id.",
-        request=ReprocessRequestSerializer,
-        responses={202: ReprocessRunSerializer,
-                   409: OpenApiResponse(description="an assistant's answer: only a person's message is analysed")},
-        tags=["reviews"],
-    )
-    def post(self, request, message_id: int):
-        message = _message_for_staff(request, message_id, REPROCESS_PERMISSIONS)
-        if message.role != ChatMessage.Role.USER:
-            return Response({"detail": "only a person's message has an analysis to reprocess"},
-                            status=status.HTTP_409_CONFLICT)
-        body = ReprocessRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        outcome = reprocess_request(
-            [message.pk], request_id=body.validated_data.get("request_id"), requested_by=request.user, via="api"
-        )
-        run = ReprocessRun.objects.get(message=message, request_id=outcome.request_id)
-        return Response(ReprocessRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- answer feedback -----------------------------------------------------------------

@@ -1,6 +1,8 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from hscode import api as hscode_api
+
 from . import api, views
 
 app_name = "chat"
@@ -16,10 +18,12 @@ urlpatterns = [
     ),
     path("api/messages/", api.MessageListApi.as_view(), name="message-list"),
     path("api/messages/<int:message_id>/", api.MessageRetrieveApi.as_view(), name="message"),
-    path("api/messages/<int:message_id>/reviews/", api.MessageReviewListCreateApi.as_view(), name="message-reviews"),
+    path("api/messages/<int:message_id>/reviews/", hscode_api.MessageReviewListCreateApi.as_view(),
+         name="message-reviews"),
     path("api/messages/<int:message_id>/feedback/", api.MessageFeedbackApi.as_view(), name="message-feedback"),
-    path("api/messages/<int:message_id>/reprocess/", api.MessageReprocessApi.as_view(), name="message-reprocess"),
-    path("api/reviews/", api.ReviewListApi.as_view(), name="review-list"),
+    path("api/messages/<int:message_id>/reprocess/", hscode_api.MessageReprocessApi.as_view(),
+         name="message-reprocess"),
+    path("api/reviews/", hscode_api.ReviewListApi.as_view(), name="review-list"),
     # OpenAPI 3: the schema, Swagger UI and Redoc (assets from drf-spectacular-sidecar, no CDN).
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="chat:schema"), name="swagger-ui"),

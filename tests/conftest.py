@@ -14,6 +14,8 @@ from tests.support.live import ChatClient, LiveStack, database_url
 from tests.support.requirements import missing_requirements
 
 ROOT = Path(__file__).resolve().parents[1]
+# The REST API's people and conversations (staff, world), shared by tests/chat and tests/hscode.
+pytest_plugins = ["tests.support.api_world"]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The documented REST API: who sees what, filters and pagination, staff reviews and reprocessing, the schema."""
+"""The documented REST API: who sees what, filters and pagination, the schema (reviews and reprocessing:
+tests/hscode/test_api.py)."""
 
 from __future__ import annotations
 
@@ -10,95 +11,12 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
-from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
-from conversations.models import ChatMessage
-from hscode.models import AnalysisReview, ClassificationCase, ReprocessRun
-from hscode.selectors import SHIPPED_SOURCES
+from hscode.models import AnalysisReview, ReprocessRun
+from tests.support.api_world import Person
 
 pytestmark = pytest.mark.django_db
-
-
-def _analysis(code, *, source="local", confidence=0.75, fallback=False) -> dict:
-    digits = "".join(ch for ch in code or "" if ch.isdigit())
-    return {"detected_hscode": code, "classification_confidence": confidence, "analysis_source": source,
-            "resolved": {"code": digits} if code else None, "fallback_used": fallback, "cache_hit": False,
-            "language": "ko", "detail_buttons": []}
-
-
-class Person:
-    """A browser: a session (maybe signed in), the CSRF cookie, JSON calls."""
-
-    def __init__(self, user=None):
-        self.client = Client(enforce_csrf_checks=True)
-        if user is not None:
-            self.client.force_login(user)
-        self.token = self.client.get("/").cookies["csrftoken"].value
-
-    def get(self, path: str, **params):
-        return self.client.get(path, params)
-
-    def post(self, path: str, payload: dict | None = None, csrf: bool = True):
-        headers = {"HTTP_X_CSRFTOKEN": self.token} if csrf else {}
-        return self.client.post(path, payload or {}, content_type="application/json", **headers)
-
-    def conversation(self) -> str:
-        response = self.post("/api/conversations/")
-        assert response.status_code == 201, response.content
-        return response.json()["id"]
-
-
-REVIEWER_PERMISSIONS = ("change_chatmessage", "add_analysisreview", "view_analysisreview")
-
-
-@pytest.fixture
-def staff(django_user_model):
-    """A staff member with the admin permissions that reviewing and reprocessing need."""
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="chat",
-                                                         codename__in=REVIEWER_PERMISSIONS))
-    return Person(user)
-
-
-@pytest.fixture
-def staff_viewer(django_user_model):
-    """Staff who may only look (view permissions, as in the admin)."""
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="chat",
-                                                         codename__in=("view_chatmessage", "view_conversation")))
-    return Person(user)
-
-
-@pytest.fixture
-def world(django_user_model):
-    """An anonymous owner and a signed-in owner, each with a conversation and messages."""
-    anon = Person()
-    anon_conversation = anon.conversation()
-    alice_user = django_user_model.objects.create_user("alice", password="pw-alice-123")
-    alice = Person(alice_user)
-    alice_conversation = alice.conversation()
-    old = timezone.now() - timedelta(days=30)
-    rows = {
-        "phone": ChatMessage.objects.create(conversation_id=anon_conversation, role="user", content="8517.13 관세율",
-                                            status="completed",
-                                            hscode_analysis=_analysis("8517.13", source="explicit", confidence=1.0)),
-        "opener": ChatMessage.objects.create(conversation_id=alice_conversation, role="user",
-                                             content="스테인리스 병따개", status="completed",
-                                             hscode_analysis=_analysis("8205.51", source="context7", confidence=0.62,
-                                                                       fallback=True)),
-        "pork": ChatMessage.objects.create(conversation_id=alice_conversation, role="user", content="냉동 삼겹살",
-                                           status="failed", hscode_analysis=_analysis(None, confidence=0.2)),
-    }
-    rows["answer"] = ChatMessage.objects.create(conversation_id=anon_conversation, role="assistant", content="답변",
-                                                reply_to=rows["phone"], status="completed")
-    ChatMessage.objects.filter(pk=rows["pork"].pk).update(created_at=old)
-    return {"anon": anon, "anon_conversation": anon_conversation, "alice": alice, "alice_user": alice_user,
-            "alice_conversation": alice_conversation, "old": old, **rows}
 
 
 def _ids(response) -> list[int]:
@@ -150,26 +68,6 @@ def test_staff_see_every_conversation_and_message(world, staff):
     assert _ids(staff.get(f"/api/conversations/{world['alice_conversation']}/messages/")) == sorted(
         [world["opener"].pk, world["pork"].pk])
     assert len(_ids(staff.get("/api/messages/"))) == 4
-
-
-def test_owners_may_not_review_or_reprocess_their_own_messages(world):
-    alice, opener = world["alice"], world["opener"]
-    assert alice.get(f"/api/messages/{opener.pk}/reviews/").status_code == 403
-    assert alice.post(f"/api/messages/{opener.pk}/reviews/", {"verdict": "correct"}).status_code == 403
-    assert alice.post(f"/api/messages/{opener.pk}/reviews/", {"verdict": "??"}).status_code == 403
-    assert alice.post(f"/api/messages/{opener.pk}/reprocess/").status_code == 403
-    assert alice.get("/api/reviews/").status_code == 403
-    assert AnalysisReview.objects.count() == 0
-
-
-def test_staff_without_change_permission_get_403_from_review_and_reprocess(world, staff_viewer):
-    phone = world["phone"]
-    assert staff_viewer.get(f"/api/messages/{phone.pk}/").status_code == 200  # they may look
-    assert staff_viewer.post(f"/api/messages/{phone.pk}/reviews/", {"verdict": "correct"}).status_code == 403
-    assert staff_viewer.post(f"/api/messages/{phone.pk}/reprocess/").status_code == 403
-    assert staff_viewer.get(f"/api/messages/{phone.pk}/reviews/").status_code == 403
-    assert staff_viewer.get("/api/reviews/").status_code == 403
-    assert AnalysisReview.objects.count() == 0 and ReprocessRun.objects.count() == 0
 
 
 def test_existing_creation_still_needs_the_csrf_token(world):
@@ -243,62 +141,6 @@ def test_an_unknown_api_path_is_a_json_404(staff):
     assert response.status_code == 404 and response.json() == {"detail": "Not found."}
 
 
-# --- staff reviews and reprocessing ----------------------------------------------------
-
-
-def test_staff_review_through_the_api_feeds_a_review_case(world, staff):
-    opener = world["opener"]
-    response = staff.post(f"/api/messages/{opener.pk}/reviews/",
-                          {"verdict": "wrong", "corrected_hs6": "8210.00", "note": "hand tool"})
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert (body["verdict"], body["corrected_hs6"], body["label_hs6"], body["reviewer"]) == (
-        "wrong", "821000", "821000", "staff")
-    assert body["detected_hscode"] == "8205.51"
-    assert ClassificationCase.objects.filter(source="review", hs6="821000", text=opener.content).exists()
-    assert [r["id"] for r in staff.get(f"/api/messages/{opener.pk}/reviews/").json()["results"]] == [body["id"]]
-    listed = staff.get("/api/reviews/", verdict="wrong").json()
-    assert listed["count"] == 1 and listed["results"][0]["message"] == opener.pk
-    assert staff.get("/api/reviews/", verdict="correct").json()["count"] == 0
-
-
-@pytest.mark.parametrize(
-    ("payload", "status", "reason"),
-    [({"verdict": "wrong", "corrected_hs6": "9999.99"}, 422, "chapter 99"),
-     ({"verdict": "wrong"}, 422, "needs the corrected"),
-     ({"verdict": "maybe"}, 400, "verdict"),
-     ({"verdict": "wrong", "corrected_hs6": 821000}, 400, "corrected_hs6")],
-)
-def test_an_invalid_review_is_refused_with_the_reason(world, staff, payload, status, reason):
-    """400: not a review at all (the schema says so); 422: a well-formed review that does not fit."""
-    response = staff.post(f"/api/messages/{world['opener'].pk}/reviews/", payload)
-    assert response.status_code == status and reason in response.content.decode()
-    assert AnalysisReview.objects.count() == 0 and added_cases().count() == 0
-
-
-def test_a_review_of_an_answer_is_a_conflict(world, staff):
-    response = staff.post(f"/api/messages/{world['answer'].pk}/reviews/", {"verdict": "correct"})
-    assert response.status_code == 409 and "only a person's message" in response.json()["detail"]
-    assert AnalysisReview.objects.count() == 0
-
-
-def test_staff_reprocess_through_the_api_is_queued_once_per_request_id(world, staff,
-                                                                          django_capture_on_commit_callbacks):
-    phone = world["phone"]
-    request_id = "6f1c1c8e-3a41-4d59-9a53-3b7f1f1f0c01"
-    with django_capture_on_commit_callbacks(execute=False) as enqueued:
-        first = staff.post(f"/api/messages/{phone.pk}/reprocess/", {"request_id": request_id})
-    assert first.status_code == 202, first.content
-    assert (first.json()["state"], first.json()["request_id"]) == ("queued", request_id)
-    assert len(enqueued) == 1
-    ReprocessRun.objects.filter(pk=first.json()["id"]).update(state="done")
-    with django_capture_on_commit_callbacks(execute=False) as again:
-        second = staff.post(f"/api/messages/{phone.pk}/reprocess/", {"request_id": request_id})
-    assert second.json()["id"] == first.json()["id"] and second.json()["state"] == "done"
-    assert again == [] and ReprocessRun.objects.count() == 1
-    assert staff.post(f"/api/messages/{world['answer'].pk}/reprocess/").status_code == 409
-
-
 # --- the schema and its pages -----------------------------------------------------------
 
 
@@ -339,8 +181,3 @@ def test_swagger_ui_and_redoc_are_served_from_local_static_files(page, asset):
     external = re.findall(r"""(?:src|href)=["'](https?:)?//""", body)
     assert external == [], "the page loads something from another host"
     assert client.get(f"/static/{asset}").status_code == 200
-
-
-def added_cases():
-    """Cases beyond the shipped KCS corpora (which the test database holds, as on first start)."""
-    return ClassificationCase.objects.exclude(source__in=SHIPPED_SOURCES)
