@@ -63,14 +63,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    from chat.answer_stream import answer_generate
+    from chat.history import history_record
+    from chat.tasks import answer_generate_task, history_record_task
     from django.db import connection
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     import conversations.events
-    from chat.answer_stream import answer_generate
-    from chat.history import history_record
     from chat.services import message_create
-    from chat.tasks import answer_generate_task, history_record_task
     from conversations.models import Conversation
     from hscode.analysis.analyse import warm_up
     from hscode.services import detail_button_ready, detail_page_prepare

@@ -55,6 +55,18 @@ def step_claim(message_id: int, step: str) -> None:
                                           defaults={"queued_at": created_at, "claimed_at": now})
 
 
+def steps_claim(message_id: int, steps: list[str], queued_at: datetime) -> None:
+    """A worker starts several steps of the message at once: one statement (an upsert), inside the caller's
+    transaction. `queued_at` (the message's creation) is what a row made here records as its first enqueue."""
+    if not steps:
+        return
+    now = timezone.now()
+    MessageStep.objects.bulk_create(
+        [MessageStep(message_id=message_id, step=step, queued_at=queued_at, claimed_at=now) for step in steps],
+        update_conflicts=True, unique_fields=["message", "step"], update_fields=["claimed_at"],
+    )
+
+
 def publish_after_commit(task, *args) -> None:
     """Enqueue `task` once the surrounding transaction commits. A publish that fails then (the broker is down)
     is logged, not raised: what was committed stays, and the recovery sweeper enqueues the step once the
@@ -161,6 +173,8 @@ def messages_recover_stale(*, older_than_s: int | None = None) -> dict[str, int]
     waiting_in_queue: int | None = None
     counts = {"buttons": 0, "answers": 0, "histories": 0, "given_up": 0, "waiting": 0}
     names = {Step.BUTTONS: "buttons", Step.ANSWER: "answers", Step.HISTORY: "histories"}
+    # Several steps of one message may be done by one task (the owners' orchestrator): published once per sweep.
+    published: set[tuple[str, int]] = set()
     for step, message_ids in candidates.items():
         if not message_ids:
             continue
@@ -189,7 +203,10 @@ def messages_recover_stale(*, older_than_s: int | None = None) -> dict[str, int]
             row.attempts += 1
             row.queued_at = timezone.now()
             row.save(update_fields=["attempts", "queued_at"])
-            step_handler(step).task.delay(message_id)
+            task = step_handler(step).task
+            if (task.name, message_id) not in published:
+                published.add((task.name, message_id))
+                task.delay(message_id)
             counts[names[step]] += 1
     if counts["buttons"] or counts["answers"] or counts["histories"] or counts["given_up"]:
         logger.warning("re-enqueued stale work: %s", counts)
