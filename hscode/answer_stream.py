@@ -273,23 +273,25 @@ def answer_grounded_put(user: ChatMessage, assistant: ChatMessage | None, text: 
     (`user` locked; `assistant` its answer row, locked, or None). Records task A on `user`, which the caller saves
     (parallel_task_metrics). False when there is nothing to write here: the answer ended, or an earlier run
     already announced part of it (then answer_generate continues it)."""
-    if assistant is None:
-        assistant = ChatMessage.objects.create(
-            reply_to=user, conversation_id=user.conversation_id, role=ChatMessage.Role.ASSISTANT, content="",
-            status=ChatMessage.Status.STREAMING)
-    elif assistant.status != ChatMessage.Status.STREAMING:
+    if assistant is not None and assistant.status != ChatMessage.Status.STREAMING:
         _answer_record_if_missing(user, assistant)
         return False
-    elif assistant.content:
+    if assistant is not None and assistant.content:
         return False
-    stopped = user.stop_requested or assistant.stop_requested
+    stopped = user.stop_requested or (assistant is not None and assistant.stop_requested)
     final = "" if stopped else text
+    status = ChatMessage.Status.STOPPED if stopped else ChatMessage.Status.COMPLETED
     if final:
         event_emit(conversation_id=user.conversation_id, message_id=user.pk, event=contracts.ANSWER_DELTA,
                    data=contracts.answer_delta_data(delta=final, index=0))
-    assistant.content = final
-    assistant.status = ChatMessage.Status.STOPPED if stopped else ChatMessage.Status.COMPLETED
-    assistant.save(update_fields=["content", "status", "updated_at"])
+    if assistant is None:  # written finished: the row never shows a half answer
+        assistant = ChatMessage.objects.create(
+            reply_to=user, conversation_id=user.conversation_id, role=ChatMessage.Role.ASSISTANT, content=final,
+            status=status)
+    else:
+        assistant.content = final
+        assistant.status = status
+        assistant.save(update_fields=["content", "status", "updated_at"])
     event_emit(conversation_id=user.conversation_id, message_id=user.pk, event=contracts.ANSWER_COMPLETE,
                data=contracts.answer_complete_data(content=final, assistant_message_id=assistant.pk, stopped=stopped,
                                                    replaced=False, backend="grounded", fallback=False))

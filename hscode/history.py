@@ -39,15 +39,11 @@ def history_put(message: ChatMessage, conversation: Conversation, analysis: Text
     operations = 1
     code = history_code(analysis)
     if code is not None:
-        SearchHistory.objects.get_or_create(
-            message=message,
-            defaults={
-                "owner_user_id": conversation.owner_user_id,
-                "owner_session_key": conversation.owner_session_key,
-                "hscode": code,
-                "product_name": analysis.product_name[:200],
-            },
-        )
+        # One statement (INSERT … ON CONFLICT DO NOTHING): a row already there (a pick, a rerun) is kept.
+        SearchHistory.objects.bulk_create([SearchHistory(
+            message=message, owner_user_id=conversation.owner_user_id,
+            owner_session_key=conversation.owner_session_key, hscode=code, product_name=analysis.product_name[:200],
+        )], ignore_conflicts=True)
         operations += 1
     task_metrics_put(message, "task_c", start_time=start_iso, end_time=contracts.now_iso(), status="completed",
                      db_operations=operations + 1, cpu_ms=round((time.process_time() - started_cpu) * 1000))

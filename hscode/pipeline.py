@@ -165,7 +165,10 @@ def message_process(message_id: int, *, hops: bool = True) -> Processed:
         detail_page_build(message_id)
         done.inline.append("task_b")
     if answer_due and not answer_io:
-        _answer_inline(message_id, analysis)
+        if hops or not answer_waits_on_network(analysis):
+            _answer_inline(message_id, analysis)
+        else:  # reprocessing: the network wait happens here
+            answer_generate(message_id, analysis)
         done.inline.append("task_a")
     return done
 
