@@ -29,9 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import contracts
 from .models import ChatMessage, MessageStep
-from .task_metrics import task_metrics_record
 
 logger = logging.getLogger(__name__)
 
@@ -227,13 +225,3 @@ def message_step_give_up(message_id: int, step: str) -> None:
         row.save(update_fields=["failed_at"])
         logger.error("giving up %s of message %s after %d attempts", step, message_id, row.attempts)
         step_handler(step).give_up(message)
-
-
-def task_metrics_failed_after_commit(message_id: int, key: str) -> None:
-    """Record task `key` of the message as failed in parallel_task_metrics, once the transaction commits."""
-
-    def record() -> None:
-        now = contracts.now_iso()
-        task_metrics_record(message_id, key, start_time=now, end_time=now, status="failed")
-
-    transaction.on_commit(record)

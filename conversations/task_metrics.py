@@ -1,12 +1,13 @@
-"""parallel_task_metrics in the seed 002 shape: each task records itself; the last one sums up."""
+"""parallel_task_metrics in the seed 002 shape: each task records itself; the last one sums up.
+
+Recorded on the message row a step already holds locked, in the transaction that does the step's work (its
+last commit, or its give-up): no transaction of its own."""
 
 from __future__ import annotations
 
 import resource
 from datetime import datetime
 from typing import Any
-
-from django.db import transaction
 
 from .models import ChatMessage
 
@@ -38,17 +39,6 @@ def task_metrics_put(message: ChatMessage, key: str, *, start_time: str, end_tim
     if set(tasks) == set(TASK_NAMES) and all(t["status"] in FINISHED for t in tasks.values()):
         metrics.update(_performance_analysis(tasks))
     message.parallel_task_metrics = metrics
-
-
-def task_metrics_record(message_id: int, key: str, *, start_time: str, end_time: str | None, status: str,
-                        **counters: Any) -> None:
-    """task_metrics_put in a transaction of its own (for a step that has none open: a give-up after commit)."""
-    with transaction.atomic():
-        message = ChatMessage.objects.locked().filter(pk=message_id).first()
-        if message is None:
-            return
-        task_metrics_put(message, key, start_time=start_time, end_time=end_time, status=status, **counters)
-        message.save(update_fields=["parallel_task_metrics", "updated_at"])
 
 
 def _performance_analysis(tasks: dict[str, dict]) -> dict[str, Any]:

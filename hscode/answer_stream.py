@@ -24,7 +24,6 @@ from django.db import transaction
 from conversations import contracts
 from conversations.events import event_emit
 from conversations.models import ChatMessage
-from conversations.recovery import task_metrics_failed_after_commit
 from conversations.task_metrics import task_metrics_put
 from customs.live_services import requirements_service
 from customs.services import code_facts_for_answer
@@ -317,4 +316,6 @@ def answer_give_up(message: ChatMessage) -> None:
     assistant.save(update_fields=["status", "content", "updated_at"])
     event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.ANSWER_COMPLETE,
                data=data)
-    task_metrics_failed_after_commit(message.pk, "task_a")
+    now = contracts.now_iso()
+    task_metrics_put(message, "task_a", start_time=now, end_time=now, status="failed")
+    message.save(update_fields=["parallel_task_metrics", "updated_at"])

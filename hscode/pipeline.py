@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -183,7 +184,7 @@ def _context7_begin(message: ChatMessage, record: dict) -> None:
     message.save(update_fields=["status", "hscode_analysis", "parallel_task_metrics", "updated_at"])
     event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTONS_START,
                data=contracts.buttons_start_data(estimated_ms=_estimated_preparation_ms(), context7_enabled=True,
-                                                 cache_checked=True))
+                                                 cache_checked=settings.DETAIL_CACHE_TTL_S > 0))
 
 
 def _answer_inline(message_id: int, analysis: TextAnalysis) -> None:

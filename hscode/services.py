@@ -28,7 +28,6 @@ from redis.exceptions import RedisError
 from conversations import contracts
 from conversations.events import event_emit
 from conversations.models import ChatMessage, ConversationEvent, SearchHistory
-from conversations.recovery import task_metrics_failed_after_commit
 from conversations.task_metrics import task_metrics_put
 from llm_client import LlmConfig
 
@@ -833,7 +832,9 @@ def message_buttons_give_up(message: ChatMessage) -> None:
     since = message.waiting_since or message.created_at
     message.status = ChatMessage.Status.FAILED
     message.detail_page_processing_time = max(0, int((timezone.now() - since).total_seconds() * 1000))
-    message.save(update_fields=["status", "detail_page_processing_time", "updated_at"])
+    now = contracts.now_iso()
+    task_metrics_put(message, "task_b", start_time=now, end_time=now, status="failed")
+    message.save(update_fields=["status", "detail_page_processing_time", "parallel_task_metrics", "updated_at"])
     event_emit(
         conversation_id=message.conversation_id,
         message_id=message.pk,
@@ -845,4 +846,3 @@ def message_buttons_give_up(message: ChatMessage) -> None:
             max_retries=settings.CHAT_STEP_MAX_ATTEMPTS,
         ),
     )
-    task_metrics_failed_after_commit(message.pk, "task_b")
