@@ -54,8 +54,9 @@ def step_claim(message_id: int, step: str) -> None:
 
 
 def steps_claim(message_id: int, steps: list[str], queued_at: datetime) -> None:
-    """A worker starts several steps of the message at once: one statement (an upsert), inside the caller's
-    transaction. `queued_at` (the message's creation) is what a row made here records as its first enqueue."""
+    """A worker starts several steps of the message at once: one statement (an upsert). Called outside the
+    transaction that does the work, so that a step that fails still shows it was started. `queued_at` (the
+    message's creation) is what a row made here records as its first enqueue."""
     if not steps:
         return
     now = timezone.now()

@@ -136,8 +136,9 @@ def message_process(message_id: int, *, hops: bool = True) -> Processed:
     steps = [s for s, due in ((Step.BUTTONS, buttons_inline), (Step.HISTORY, history_due),
                               (Step.ANSWER, answer_due and not answer_io)) if due]
     buttons_later = False
+    # Committed on its own (one statement): a step that then fails still shows the sweeper it was started.
+    steps_claim(message_id, steps, message.created_at)
     with transaction.atomic():
-        steps_claim(message_id, steps, message.created_at)
         locked = ChatMessage.objects.locked().get(pk=message_id)
         still_fresh = locked.status == Status.PENDING and locked.hscode_analysis is None
         metrics_changed = history_due and history_put(locked, message.conversation, analysis,
