@@ -3,8 +3,8 @@
     python -m bench.pipeline [--messages 30] [--pyinstrument]
 
 Runs the same service functions that daphne and the Celery tasks run, in the order of one message, without
-Celery in between (its hops are what the floor measures): message_create (daphne), then task A
-answer_generate, task B detail_page_prepare + 3 x detail_button_ready, task C history_record. The database
+Celery in between (its hops are what the floor measures): message_create (daphne), then the one task's
+orchestrator, message_process (tasks A, B and C; on the embedded defaults all inline). The database
 is a fresh SQLite file of its own (or BENCH_DATABASE_URL); broadcasts go to a real Redis channel layer.
 Counts per message and step: SQL statements by kind, transaction commits, group_sends, Celery enqueues,
 wall and CPU time. With --pyinstrument, the call tree of the whole run is written to var/bench/pipeline.html
@@ -67,14 +67,11 @@ def _run(args) -> int:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     import conversations.events
-    from chat.answer_stream import answer_generate
-    from chat.history import history_record
     from chat.services import message_create
-    from chat.tasks import answer_generate_task, history_record_task
     from conversations.models import Conversation
     from hscode.analysis.analyse import warm_up
-    from hscode.services import detail_button_ready, detail_page_prepare
-    from hscode.tasks import detail_button_build_task, detail_page_prepare_task
+    from hscode.pipeline import message_process
+    from hscode.tasks import message_process_task
 
     warm_up()
     stage = {"name": "setup"}
@@ -120,10 +117,7 @@ def _run(args) -> int:
     patches = [
         mock.patch.object(BaseDatabaseWrapper, "_commit", counting_commit),
         mock.patch.object(conversations.events, "event_broadcast", counting_broadcast),
-        mock.patch.object(answer_generate_task, "delay_on_commit", enqueue),
-        mock.patch.object(detail_page_prepare_task, "delay_on_commit", enqueue),
-        mock.patch.object(history_record_task, "delay_on_commit", enqueue),
-        mock.patch.object(detail_button_build_task, "delay", enqueue),
+        mock.patch.object(message_process_task, "delay", enqueue),
     ]
     for p in patches:
         p.start()
@@ -135,14 +129,7 @@ def _run(args) -> int:
                 text = common.message_text(n, cold=True, nonce=os.getpid())
                 message = step("daphne: message_create", lambda t=text: message_create(conversation=conversation,
                                                                                          text=t))
-                step("task A: answer_generate", answer_generate, message.pk)
-                buttons = step("task B: detail_page_prepare", detail_page_prepare, message.pk)
-                for _button in buttons:
-                    stage["name"] = "task B: enqueue button"
-                    enqueue()
-                for button in buttons:
-                    step("task B: detail_button_ready (each)", detail_button_ready, message.pk, button)
-                step("task C: history_record", history_record, message.pk)
+                step("worker: message_process (tasks A, B and C)", message_process, message.pk)
             if profiler:
                 profiler.stop()
     finally:

@@ -16,11 +16,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat.answer_stream import answer_stop_request
 from conversations import contracts
 from conversations.delivery import EventCursor
 from conversations.events import conversation_group
 from conversations.selectors import Owner, conversation_get_for_owner
+from hscode.answer_stream import answer_stop_request
 from hscode.services import ChoiceError, message_code_choose
 
 from .feedback import answer_feedback_set

@@ -1,5 +1,5 @@
-"""Writes that start work: a conversation, a person's message (tasks A, B and C), a bookmark. Tasks are enqueued
-only after commit."""
+"""Writes that start work: a conversation, a person's message (one task: hscode/pipeline.py runs tasks A, B and
+C), a bookmark. Tasks are enqueued only after commit."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from conversations.events import event_emit
 from conversations.models import Bookmark, ChatMessage, Conversation
 from conversations.recovery import publish_after_commit
 from conversations.selectors import Owner
-from hscode.tasks import detail_page_prepare_task
+from hscode.tasks import message_process_task
 
 from .protocol import FrameError, message_text_validate
-from .tasks import answer_generate_task, history_record_task
 
 
 class OwnerRequired(Exception):
@@ -60,11 +59,10 @@ def message_create(*, conversation: Conversation, text: str) -> ChatMessage:
                 content="3단계 병렬 처리를 시작합니다: 자연어 응답, 상세페이지 준비, 회원 기록 저장",
             ),
         )
-        # Tasks A, B and C start together, once the message is committed (seed 001). A publish that fails
-        # then is logged and left to the recovery sweeper: the message is saved, the person waits, no resend.
-        publish_after_commit(answer_generate_task, message.pk)
-        publish_after_commit(detail_page_prepare_task, message.pk)
-        publish_after_commit(history_record_task, message.pk)
+        # Tasks A, B and C start together, once the message is committed (seed 001), in one task: it runs the
+        # CPU-only steps inline and sends only network waits to the io queue (hscode/pipeline.py). A publish that
+        # fails then is logged and left to the recovery sweeper: the message is saved, the person waits, no resend.
+        publish_after_commit(message_process_task, message.pk)
     return message
 
 

@@ -1,9 +1,10 @@
 """Which Celery queue each task goes to (CELERY_TASK_ROUTES lists this router first).
 
 "io" is served by a threads-pool worker, so a task that waits seconds on the network never holds one of the few
-prefork (CPU) processes. A task goes there only while it will actually wait on the network: with Context7 off,
-detail-page preparation is pure CPU, and so is the grounded answer without an LLM endpoint. Sent to "io" anyway,
-that CPU work would contend for one interpreter's GIL instead of running on the prefork processes.
+prefork (CPU) processes. The orchestrator (hscode/pipeline.py, on "chat") publishes these two tasks only when their
+step waits on the network (Context7; an LLM endpoint or a live 세관장확인 lookup); a task of these names published
+otherwise (by an older release, still queued) stays on "chat": its work is pure CPU then, and sent to "io" it
+would contend for one interpreter's GIL instead of running on the prefork processes.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ def _context7_enabled() -> bool:
     return context7_enabled()
 
 
-def _llm_enabled() -> bool:
-    from chat.answer_stream import llm_enabled
+def _answer_waits_on_network() -> bool:
+    from hscode.answer_stream import answer_waits_on_network
 
-    return llm_enabled()
+    return answer_waits_on_network()
 
 
 WAITS_ON_NETWORK: dict[str, Callable[[], bool]] = {
     "hscode.tasks.detail_page_prepare": _context7_enabled,
-    "chat.tasks.answer_generate": _llm_enabled,
+    "chat.tasks.answer_generate": _answer_waits_on_network,
 }
 
 

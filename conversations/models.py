@@ -90,6 +90,9 @@ class ChatMessage(models.Model):
     person_choice = models.JSONField(null=True, blank=True)
     parallel_task_metrics = models.JSONField(null=True, blank=True)
     detail_page_processing_time = models.PositiveIntegerField(null=True, blank=True, help_text="milliseconds")
+    # The person pressed stop: set on their message and on its answer, so the answer step reads it with the row it
+    # already reads or locks (no extra read per delta).
+    stop_requested = models.BooleanField(default=False)
 
     objects = ChatMessageQuerySet.as_manager()
 

@@ -29,9 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import contracts
 from .models import ChatMessage, MessageStep
-from .task_metrics import task_metrics_record
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +51,19 @@ def step_claim(message_id: int, step: str) -> None:
             return
         MessageStep.objects.get_or_create(message_id=message_id, step=step,
                                           defaults={"queued_at": created_at, "claimed_at": now})
+
+
+def steps_claim(message_id: int, steps: list[str], queued_at: datetime) -> None:
+    """A worker starts several steps of the message at once: one statement (an upsert). Called outside the
+    transaction that does the work, so that a step that fails still shows it was started. `queued_at` (the
+    message's creation) is what a row made here records as its first enqueue."""
+    if not steps:
+        return
+    now = timezone.now()
+    MessageStep.objects.bulk_create(
+        [MessageStep(message_id=message_id, step=step, queued_at=queued_at, claimed_at=now) for step in steps],
+        update_conflicts=True, unique_fields=["message", "step"], update_fields=["claimed_at"],
+    )
 
 
 def publish_after_commit(task, *args) -> None:
@@ -161,6 +172,8 @@ def messages_recover_stale(*, older_than_s: int | None = None) -> dict[str, int]
     waiting_in_queue: int | None = None
     counts = {"buttons": 0, "answers": 0, "histories": 0, "given_up": 0, "waiting": 0}
     names = {Step.BUTTONS: "buttons", Step.ANSWER: "answers", Step.HISTORY: "histories"}
+    # Several steps of one message may be done by one task (the owners' orchestrator): published once per sweep.
+    published: set[tuple[str, int]] = set()
     for step, message_ids in candidates.items():
         if not message_ids:
             continue
@@ -189,7 +202,10 @@ def messages_recover_stale(*, older_than_s: int | None = None) -> dict[str, int]
             row.attempts += 1
             row.queued_at = timezone.now()
             row.save(update_fields=["attempts", "queued_at"])
-            step_handler(step).task.delay(message_id)
+            task = step_handler(step).task
+            if (task.name, message_id) not in published:
+                published.add((task.name, message_id))
+                task.delay(message_id)
             counts[names[step]] += 1
     if counts["buttons"] or counts["answers"] or counts["histories"] or counts["given_up"]:
         logger.warning("re-enqueued stale work: %s", counts)
@@ -210,13 +226,3 @@ def message_step_give_up(message_id: int, step: str) -> None:
         row.save(update_fields=["failed_at"])
         logger.error("giving up %s of message %s after %d attempts", step, message_id, row.attempts)
         step_handler(step).give_up(message)
-
-
-def task_metrics_failed_after_commit(message_id: int, key: str) -> None:
-    """Record task `key` of the message as failed in parallel_task_metrics, once the transaction commits."""
-
-    def record() -> None:
-        now = contracts.now_iso()
-        task_metrics_record(message_id, key, start_time=now, end_time=now, status="failed")
-
-    transaction.on_commit(record)

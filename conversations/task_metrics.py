@@ -1,12 +1,13 @@
-"""parallel_task_metrics in the seed 002 shape: each task records itself; the last one sums up."""
+"""parallel_task_metrics in the seed 002 shape: each task records itself; the last one sums up.
+
+Recorded on the message row a step already holds locked, in the transaction that does the step's work (its
+last commit, or its give-up): no transaction of its own."""
 
 from __future__ import annotations
 
 import resource
 from datetime import datetime
 from typing import Any
-
-from django.db import transaction
 
 from .models import ChatMessage
 
@@ -24,23 +25,20 @@ def _ms_between(start: str, end: str) -> int:
     return max(0, round(elapsed.total_seconds() * 1000))
 
 
-def task_metrics_record(message_id: int, key: str, *, start_time: str, end_time: str | None, status: str,
-                        **counters: Any) -> None:
-    """Merge one task's record into the message's metrics (idempotent: a rerun overwrites its own entry)."""
+def task_metrics_put(message: ChatMessage, key: str, *, start_time: str, end_time: str | None, status: str,
+                     **counters: Any) -> None:
+    """Merge one task's record into a message the caller holds locked and saves (with "parallel_task_metrics" in
+    its update_fields): the metrics ride in a transaction that already exists. Idempotent: a rerun overwrites its
+    own entry; once all three have finished, the summary is added."""
     entry: dict[str, Any] = {"name": TASK_NAMES[key], "start_time": start_time, "end_time": end_time,
                              "duration_ms": _ms_between(start_time, end_time) if end_time else None,
                              "status": status, **counters}
-    with transaction.atomic():
-        message = ChatMessage.objects.locked().filter(pk=message_id).first()
-        if message is None:
-            return
-        metrics = message.parallel_task_metrics or {"task_execution": {}}
-        metrics["task_execution"][key] = entry
-        tasks = metrics["task_execution"]
-        if set(tasks) == set(TASK_NAMES) and all(t["status"] in FINISHED for t in tasks.values()):
-            metrics.update(_performance_analysis(tasks))
-        message.parallel_task_metrics = metrics
-        message.save(update_fields=["parallel_task_metrics", "updated_at"])
+    metrics = message.parallel_task_metrics or {"task_execution": {}}
+    metrics.setdefault("task_execution", {})[key] = entry
+    tasks = metrics["task_execution"]
+    if set(tasks) == set(TASK_NAMES) and all(t["status"] in FINISHED for t in tasks.values()):
+        metrics.update(_performance_analysis(tasks))
+    message.parallel_task_metrics = metrics
 
 
 def _performance_analysis(tasks: dict[str, dict]) -> dict[str, Any]:

@@ -47,7 +47,8 @@ from conversations.models import ChatMessage, SearchHistory
 from .analysis.notation import normalize_code
 from .analysis.text import clean, detect_language
 from .models import AnalysisReview, ClassificationCase, ReprocessRun, case_text_hash
-from .services import _question_key, detail_button_ready, detail_page_prepare
+from .pipeline import message_process
+from .services import _question_key
 
 REPROCESS_TASK = "hscode.tasks.reprocess_message"
 
@@ -291,8 +292,7 @@ def reprocess_run(message_id: int, request_id: uuid.UUID | str) -> ReprocessRun 
         # A fresh analysis, not the cached one (the point of reprocessing); the result is cached again.
         cache.delete(_question_key(text))
     try:
-        for button_type in detail_page_prepare(message_id):
-            detail_button_ready(message_id, button_type)
+        message_process(message_id, hops=False)
     except Exception as exc:
         logger.exception("reprocessing message %s (request %s) failed", message_id, request_id)
         ReprocessRun.objects.filter(pk=run.pk, state=ReprocessRun.State.RUNNING).update(

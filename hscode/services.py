@@ -28,8 +28,7 @@ from redis.exceptions import RedisError
 from conversations import contracts
 from conversations.events import event_emit
 from conversations.models import ChatMessage, ConversationEvent, SearchHistory
-from conversations.recovery import task_metrics_failed_after_commit
-from conversations.task_metrics import task_metrics_record
+from conversations.task_metrics import task_metrics_put
 from llm_client import LlmConfig
 
 from .analysis.analyse import CONFIDENCE_THRESHOLD, TextAnalysis, analyse_text
@@ -50,6 +49,8 @@ from .followup import CANDIDATE_MIN_CONFIDENCE, follow_up_questions, follow_up_t
 from .models import ClassificationCase, case_text_hash
 from .rerank import llm_rerank
 from .selectors import case_index_get, case_index_key
+from .stored_analysis import KEY as ANALYSIS_KEY
+from .stored_analysis import analysis_dump, stored_analysis
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ BUTTON_MARGIN_S = 0.5
 # The HS code bookmark (sse_bookmark_data) is offered only at or above this confidence.
 BOOKMARK_CONFIDENCE = 0.8
 PERSON = "person"
+# In a stored hscode_analysis: the local analysis, stored by the orchestrator, waits for Context7 (on the io queue).
+CONTEXT7_PENDING = "context7_pending"
 
 # A message with no product and no code (a greeting, a question about the service) gets this how-to.
 HOW_TO = (
@@ -202,17 +205,18 @@ def detail_cache_get(text: str) -> dict | None:
     return question_get(_question_key(text))
 
 
-def _detail_cache_put(message: ChatMessage) -> None:
+def _detail_cache_put(message: ChatMessage, buttons: dict[str, dict] | None = None) -> None:
     """A completed message's buttons, for the same question and for every question about the same code, under
     the keys and data editions noted before its buttons were built (a change since then is never hidden)."""
     record = message.hscode_analysis
     noted = record.get("code_cache")
     if noted is None:
         return
-    buttons = {
-        e.data["buttonType"]: e.data
-        for e in ConversationEvent.objects.filter(message=message, event=contracts.BUTTON_READY)
-    }
+    if buttons is None:
+        buttons = {
+            e.data["buttonType"]: e.data
+            for e in ConversationEvent.objects.filter(message=message, event=contracts.BUTTON_READY)
+        }
     if record.get("question_key"):
         question_put(record["question_key"], record=record, context7_analysis=message.context7_analysis,
                      buttons=buttons, editions=noted["editions"])
@@ -355,7 +359,8 @@ def _begin(message_id: int) -> ChatMessage | None:
             return None
         if message.status == ChatMessage.Status.PENDING:
             message.status = ChatMessage.Status.ANALYSING
-            message.save(update_fields=["status", "updated_at"])
+            task_metrics_put(message, "task_b", start_time=contracts.now_iso(), end_time=None, status="running")
+            message.save(update_fields=["status", "parallel_task_metrics", "updated_at"])
             event_emit(
                 conversation_id=message.conversation_id,
                 message_id=message.pk,
@@ -366,8 +371,6 @@ def _begin(message_id: int) -> ChatMessage | None:
                     cache_checked=settings.DETAIL_CACHE_TTL_S > 0,
                 ),
             )
-            task_metrics_record(message.pk, "task_b", start_time=contracts.now_iso(), end_time=None,
-                                status="running")
     return message
 
 
@@ -378,7 +381,11 @@ def detail_page_prepare(message_id: int) -> list[str]:
         message = _begin(message_id)
         if message is None or message.status != ChatMessage.Status.ANALYSING:
             return []
-        if message.hscode_analysis is None:
+        if (message.hscode_analysis or {}).get(CONTEXT7_PENDING):
+            # The orchestrator stored the local analysis; Context7 refines it here (on the io queue).
+            _analyse_and_store(message, question_cache_key=message.hscode_analysis.get("question_key", ""),
+                               analysis=stored_analysis(message.hscode_analysis))
+        elif message.hscode_analysis is None:
             case_key = case_index_key()  # read once: for the question's key and for the analysis
             key = question_key(message.content, analysis_version=ANALYSIS_VERSION, case_index=case_key)
             cached = question_get(key)
@@ -410,11 +417,13 @@ def _add_costs(message_id: int, queries: int, cpu_s: float) -> None:
         message.save(update_fields=["hscode_analysis"])
 
 
-def _analyse_and_store(message: ChatMessage, *, question_cache_key: str = "",
-                       case_key: tuple | None = None) -> None:
+def _analyse_and_store(message: ChatMessage, *, question_cache_key: str = "", case_key: tuple | None = None,
+                       analysis: TextAnalysis | None = None) -> None:
+    """Analyse (unless the stored analysis is given), consult Context7 when it is on, store the record."""
     started_iso, started = contracts.now_iso(), time.monotonic()
     waiting_since = message.waiting_since or message.created_at
-    analysis = message_analyse(message.content, case_key=case_key)
+    if analysis is None:
+        analysis = message_analyse(message.content, case_key=case_key)
     candidates = [c.to_dict() for c in analysis.candidates]
     outcome = None
     if context7_enabled() and (analysis.product_name or analysis.explicit is not None):
@@ -428,11 +437,13 @@ def _analyse_and_store(message: ChatMessage, *, question_cache_key: str = "",
     record["processing_metadata"]["processing_time_ms"] = int((time.monotonic() - started) * 1000)
     record["fallback_used"] = bool(outcome and outcome.error)
     record["question_key"] = question_cache_key
+    record[ANALYSIS_KEY] = analysis_dump(analysis)
     offered = _candidate_buttons(record, analysis, str(message.conversation_id))
 
     with transaction.atomic():
         locked = ChatMessage.objects.locked().get(pk=message.pk)
-        if locked.hscode_analysis is not None:  # a concurrent delivery stored it first
+        stored = locked.hscode_analysis
+        if stored is not None and not stored.get(CONTEXT7_PENDING):  # a concurrent delivery stored it first
             return
         locked.hscode_analysis = record
         fields = ["hscode_analysis", "updated_at"]
@@ -457,26 +468,31 @@ def _analyse_and_store(message: ChatMessage, *, question_cache_key: str = "",
             _complete(locked)
             return
         if record["resolved"] is None:
-            locked.status = ChatMessage.Status.FAILED
-            locked.detail_page_processing_time = _elapsed_since(locked)
-            fields += ["status", "detail_page_processing_time"]
-            # Weak candidates: the question that would separate them; no product at all: how to ask.
-            advice = record["follow_up"] if record["follow_up"].get("ko") else texts_by_language(HOW_TO)
-            data = contracts.no_hscode_error_data(
-                context7_attempted=outcome is not None,
-                needs_detail=record["needs_detail"] or ["product"],
-                invalid_codes=record["invalid_codes"],
-                candidates=record["hscode_candidates"][:3],
-                confidence=record["classification_confidence"],
-                suggestions_by_language=advice,
-            )
-            # Stored with the analysis, so a reload shows exactly what the live viewer saw.
-            record["no_hscode"] = {"suggestionsByLanguage": data["suggestionsByLanguage"]}
-            event_emit(conversation_id=locked.conversation_id, message_id=locked.pk, event=contracts.BUTTONS_ERROR,
-                       data=data)
+            fields += _no_code_fail(locked, record, context7_attempted=outcome is not None)
         locked.save(update_fields=fields)
-        if record["resolved"] is None:
-            _task_b_finish(locked, "failed")
+
+
+def _no_code_fail(message: ChatMessage, record: dict, *, context7_attempted: bool) -> list[str]:
+    """No code and no candidate worth showing: the message fails with NO_HSCODE_DETECTED (in the caller's
+    transaction, `message` locked and holding `record`). Returns the fields the caller saves."""
+    message.status = ChatMessage.Status.FAILED
+    message.detail_page_processing_time = _elapsed_since(message)
+    # Weak candidates: the question that would separate them; no product at all: how to ask.
+    advice = record["follow_up"] if record["follow_up"].get("ko") else texts_by_language(HOW_TO)
+    data = contracts.no_hscode_error_data(
+        context7_attempted=context7_attempted,
+        needs_detail=record["needs_detail"] or ["product"],
+        invalid_codes=record["invalid_codes"],
+        candidates=record["hscode_candidates"][:3],
+        confidence=record["classification_confidence"],
+        suggestions_by_language=advice,
+    )
+    # Stored with the analysis, so a reload shows exactly what the live viewer saw.
+    record["no_hscode"] = {"suggestionsByLanguage": data["suggestionsByLanguage"]}
+    event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTONS_ERROR,
+               data=data)
+    _task_b_finish(message, "failed")
+    return ["status", "detail_page_processing_time", "parallel_task_metrics"]
 
 
 def _candidate_buttons(record: dict, analysis: TextAnalysis, session_id: str) -> list[dict]:
@@ -580,16 +596,18 @@ def bookmark_data(message: ChatMessage, record: dict, priority: int) -> dict:
     }
 
 
-def _complete(message: ChatMessage) -> None:
-    """All three buttons are out: mark the message complete, announce it, cache the work."""
+def _complete(message: ChatMessage, buttons: dict[str, dict] | None = None) -> None:
+    """All three buttons are out: mark the message complete, announce it, record task B, cache the work.
+    `buttons` (type: data), when the caller holds them, spares the cache a read of the event log."""
     record = message.hscode_analysis
     total_ms = _elapsed_since(message)
     context7_performance = (message.context7_analysis or {}).get("performance", {})
     message.status = ChatMessage.Status.COMPLETED
     message.detail_page_processing_time = total_ms
     record["processing_metadata"]["database_queries"] = record["processing_metadata"].get("database_queries", 0) + 2
-    message.save(update_fields=["status", "detail_page_processing_time", "hscode_analysis", "sse_bookmark_data",
-                                "updated_at"])
+    _task_b_finish(message, "completed")
+    message.save(update_fields=["status", "detail_page_processing_time", "hscode_analysis", "context7_analysis",
+                                "sse_bookmark_data", "parallel_task_metrics", "updated_at"])
     event_emit(
         conversation_id=message.conversation_id,
         message_id=message.pk,
@@ -612,19 +630,18 @@ def _complete(message: ChatMessage) -> None:
             bookmark=contracts.bookmark_offer(message.sse_bookmark_data),
         ),
     )
-    _task_b_finish(message, "completed")
     # Only a resolved code from the text alone is reused (never a person's own pick), and nothing from an error:
     # an analysis whose Context7 lookup failed is not stored, so the next asker gets a real lookup.
     if not record.get("cache_hit") and _code_cache_applies(record) and not record.get("fallback_used"):
-        transaction.on_commit(lambda: _detail_cache_put(message))
+        transaction.on_commit(lambda: _detail_cache_put(message, buttons))
 
 
 def _task_b_finish(message: ChatMessage, status: str) -> None:
     record = message.hscode_analysis or {}
     task_b = ((message.parallel_task_metrics or {}).get("task_execution") or {}).get("task_b") or {}
     context7_performance = (message.context7_analysis or {}).get("performance", {})
-    task_metrics_record(
-        message.pk, "task_b",
+    task_metrics_put(
+        message, "task_b",
         start_time=task_b.get("start_time") or record.get("processing_metadata", {}).get("analysis_timestamp"),
         end_time=contracts.now_iso(), status=status,
         context7_calls=context7_performance.get("total_api_calls", 0),
@@ -632,6 +649,79 @@ def _task_b_finish(message: ChatMessage, status: str) -> None:
         cache_hit=record.get("cache_hit", False),
         cpu_ms=record.get("processing_metadata", {}).get("cpu_ms", 0),
     )
+
+
+# --- the whole buttons track at once (buttons from local data; hscode/pipeline.py) ---------------------------
+
+
+def detail_buttons_local(record: dict, analysis: TextAnalysis, session_id: str) -> list[dict]:
+    """What the buttons say, built before the message is locked (it reads other tables and the per-code cache):
+    below the threshold the candidate buttons (empty when none is worth showing), else the resolved code's three
+    buttons, from the per-code cache when it holds them. Notes the cache key and data editions in `record`."""
+    offered = _candidate_buttons(record, analysis, session_id)
+    if record["resolved"] is None:
+        return offered
+    cached = None
+    if _code_cache_applies(record):
+        try:
+            editions = code_editions(record["resolved"]["code"])  # read before the data the buttons are built from
+            key = code_buttons_key(record["resolved"]["display"], record.get("language") or "ko",
+                                   analysis_version=ANALYSIS_VERSION, editions=editions)
+            cached = code_buttons_get(key)
+            record["code_cache"] = {"key": key, "editions": editions, "hit": cached is not None}
+        except RedisError:  # no editions, no caching: the buttons are built and not stored
+            logger.warning("code cache unavailable for %s", record["resolved"]["display"], exc_info=True)
+            cached = None
+    if cached is not None:
+        return [_personalised(cached[b], record, session_id) for b in record["button_order"]]
+    stored = contracts.HscodeAnalysisRecord.parse(record)
+    return [button_build(b, analysis=stored, session_id=session_id) for b in record["button_order"]]
+
+
+def question_cache_serving(cached: dict, session_id: str) -> tuple[dict, list[dict]]:
+    """A repeated question's stored analysis and buttons, made this message's (the time, the conversation)."""
+    record = copy.deepcopy(cached["record"])
+    record["cache_hit"] = True
+    record["fallback_used"] = False
+    record["processing_metadata"]["analysis_timestamp"] = contracts.now_iso()
+    record["detail_buttons"] = []
+    buttons = []
+    for button_type in record["button_order"]:
+        data = copy.deepcopy(cached["buttons"][button_type])
+        if button_type == HS_CODE:
+            data["metadata"]["searchTime"] = contracts.now_iso()
+            data["actionData"]["queryParams"]["session_id"] = session_id
+        buttons.append(data)
+    return record, buttons
+
+
+def detail_page_build(message_id: int) -> None:
+    """The buttons track step by step (a message already analysing, or one whose analysis waits for Context7):
+    prepare, then build each button still missing, here (they are built from local data)."""
+    for button_type in detail_page_prepare(message_id):
+        detail_button_ready(message_id, button_type)
+
+
+def detail_buttons_announce(message: ChatMessage, record: dict, buttons: list[dict]) -> None:
+    """The buttons track of a message whose buttons are built from local data, whole, in the caller's transaction
+    (`message` locked and PENDING): `detail_page_buttons_start`, the analysis stored, each button as its own
+    `detail_page_button_ready`, then `detail_page_buttons_complete` (or the no-code error), task B recorded. One
+    commit makes them all visible at once, in seq order; nothing is emitted twice, as the status guards it."""
+    message.status = ChatMessage.Status.ANALYSING
+    message.hscode_analysis = record
+    event_emit(
+        conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTONS_START,
+        # The estimate is what it took: the buttons follow in this same commit.
+        data=contracts.buttons_start_data(estimated_ms=_elapsed_since(message), context7_enabled=False,
+                                          cache_checked=settings.DETAIL_CACHE_TTL_S > 0),
+    )
+    if not buttons:
+        fields = _no_code_fail(message, record, context7_attempted=False)
+        message.save(update_fields=[*fields, "hscode_analysis", "updated_at"])
+        return
+    for data in buttons:
+        _announce_button(message, data)
+    _complete(message, {data["buttonType"]: data for data in buttons})
 
 
 def detail_button_ready(message_id: int, button_type: str) -> bool:
@@ -742,7 +832,9 @@ def message_buttons_give_up(message: ChatMessage) -> None:
     since = message.waiting_since or message.created_at
     message.status = ChatMessage.Status.FAILED
     message.detail_page_processing_time = max(0, int((timezone.now() - since).total_seconds() * 1000))
-    message.save(update_fields=["status", "detail_page_processing_time", "updated_at"])
+    now = contracts.now_iso()
+    task_metrics_put(message, "task_b", start_time=now, end_time=now, status="failed")
+    message.save(update_fields=["status", "detail_page_processing_time", "parallel_task_metrics", "updated_at"])
     event_emit(
         conversation_id=message.conversation_id,
         message_id=message.pk,
@@ -754,4 +846,3 @@ def message_buttons_give_up(message: ChatMessage) -> None:
             max_retries=settings.CHAT_STEP_MAX_ATTEMPTS,
         ),
     )
-    task_metrics_failed_after_commit(message.pk, "task_b")

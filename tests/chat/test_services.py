@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
-from chat.answer_stream import _stop_key, answer_stop_request
 from chat.protocol import FrameError, frame_parse
 from chat.services import OwnerRequired, conversation_create, message_create
 from conversations import contracts
 from conversations.models import ChatMessage, Conversation, ConversationEvent
 from conversations.selectors import Owner, conversation_snapshot
+from hscode.answer_stream import answer_stop_request
+from hscode.pipeline import message_process
 
 pytestmark = pytest.mark.django_db
 
@@ -49,11 +49,25 @@ def test_snapshot_lists_unfinished_messages_with_their_state(conversation):
     assert snapshot["messages"][0]["answer"] is None
 
 
-def test_stop_request_marks_unfinished_answers(conversation):
+def test_stop_request_marks_unfinished_answers_on_their_rows(conversation):
     message = message_create(conversation=conversation, text="HS 8517")
+    streaming = ChatMessage.objects.create(conversation=conversation, role=ChatMessage.Role.ASSISTANT, content="",
+                                           reply_to=message, status=ChatMessage.Status.STREAMING)
     assert answer_stop_request(conversation.pk) == [message.pk]
-    assert cache.get(_stop_key(conversation.pk, message.pk)) == 1
-    cache.delete(_stop_key(conversation.pk, message.pk))
+    message.refresh_from_db()
+    streaming.refresh_from_db()
+    assert message.stop_requested and streaming.stop_requested
+
+
+def test_a_stop_before_the_answer_starts_ends_it_stopped_with_nothing_generated(conversation):
+    message = message_create(conversation=conversation, text="HS 8517")
+    answer_stop_request(conversation.pk, message.pk)
+    message_process(message.pk)
+    answer = ChatMessage.objects.get(reply_to=message)
+    complete = ConversationEvent.objects.get(message=message, event=contracts.ANSWER_COMPLETE)
+    assert answer.status == ChatMessage.Status.STOPPED and answer.content == ""
+    assert complete.data["stopped"] is True
+    assert not ConversationEvent.objects.filter(message=message, event=contracts.ANSWER_DELTA).exists()
 
 
 @pytest.mark.parametrize(

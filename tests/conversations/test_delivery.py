@@ -113,10 +113,12 @@ async def test_200_concurrent_sockets_on_one_daphne_lose_no_event(make_chat_clie
 
 
 def _run_all_tasks_again(message_id: int) -> None:
-    from chat.answer_stream import answer_generate
-    from chat.history import history_record
+    from hscode.answer_stream import answer_generate
+    from hscode.history import history_record
+    from hscode.pipeline import message_process
     from hscode.services import detail_button_ready, detail_page_prepare
 
+    message_process(message_id)
     for button_type in [*detail_page_prepare(message_id), "HS_CODE", "REGULATION", "STATISTICS"]:
         detail_button_ready(message_id, button_type)
     answer_generate(message_id)
@@ -130,7 +132,8 @@ async def test_a_task_run_twice_emits_nothing_twice(chat_client, live):
         message_id = frames[0]["message_id"]
         # Redeliver every task through the real worker, then run them inline too.
         sent = [live.celery.send_task(name, args=args, queue="chat").id
-                for name, args in [("hscode.tasks.detail_page_prepare", [message_id]),
+                for name, args in [("hscode.tasks.message_process", [message_id]),
+                                   ("hscode.tasks.detail_page_prepare", [message_id]),
                                    ("hscode.tasks.detail_button_build", [message_id, "HS_CODE"]),
                                    ("chat.tasks.answer_generate", [message_id]),
                                    ("chat.tasks.history_record", [message_id])]]

@@ -192,3 +192,20 @@ async def test_fifty_concurrent_conversations_all_get_buttons_when_context7_misb
     # The 2 s of slack cover the drift between two runs on a loaded machine; the fault itself lasts 15-30 s.
     assert waits[-1] <= healthy_baseline_s + BUDGET_S + 0.5 + 2.0
     client.close()
+
+
+async def test_the_context7_wait_is_an_io_task_and_the_answer_and_history_overlap_it(client, context7):
+    context7.set_fault("latency", delay=1.0)
+    frames, _ = await _ask(client, "아이폰 15 프로 스마트폰의 HS Code가 뭐야?")
+    message = await database_sync_to_async(ChatMessage.objects.get)(pk=frames[0]["message_id"])
+    tasks = message.parallel_task_metrics["task_execution"]
+    a, b, c = tasks["task_a"], tasks["task_b"], tasks["task_c"]
+    # The grounded answer and the history ran inline in the orchestrator while task B waited on Context7 (about a
+    # second) in its own task on the io queue: both ended before B did, and all three overlapped.
+    assert a["status"] == b["status"] == c["status"] == "completed"
+    assert a["end_time"] < b["end_time"] and c["end_time"] < b["end_time"]
+    assert b["start_time"] < a["end_time"]
+    assert b["context7_calls"] >= 1
+    assert message.parallel_task_metrics["performance_analysis"]["bottleneck_task"] == "task_b"
+    # Context7 refined the analysis the orchestrator stored (marked pending until then).
+    assert "context7_pending" not in message.hscode_analysis

@@ -17,9 +17,9 @@ from django.utils import timezone
 from conversations import contracts
 from conversations.models import ChatMessage, Conversation, ConversationEvent
 from hscode.models import AnalysisReview, ClassificationCase, ReprocessRun
+from hscode.pipeline import message_process
 from hscode.reprocessing import OperatorError, messages_select, reprocess_run, review_record
 from hscode.selectors import SHIPPED_SOURCES
-from hscode.services import detail_button_ready, detail_page_prepare
 from tests.support.live import frames_until
 
 BOTTLE_OPENER = "스테인리스 병따개 HS 코드"  # the classifier says 8205.51 (hand tools)
@@ -52,10 +52,9 @@ def _message(conversation: Conversation, text: str, **fields) -> ChatMessage:
 
 
 def _analysed(conversation: Conversation, text: str) -> ChatMessage:
-    """A message taken through task B inline, exactly as the workers do."""
+    """A message taken through the orchestrator inline, exactly as the workers do."""
     message = _message(conversation, text)
-    for button_type in detail_page_prepare(message.pk):
-        detail_button_ready(message.pk, button_type)
+    message_process(message.pk)
     message.refresh_from_db()
     return message
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from chat.answer_stream import answer_generate
 from chat.services import conversation_create, message_create
 from conversations.models import ChatMessage, ConversationEvent
 from conversations.selectors import Owner
+from hscode.answer_stream import answer_generate
 
 pytestmark = pytest.mark.django_db
 
