@@ -10,6 +10,7 @@ from django.db.models import Count, Max, Min, QuerySet
 
 from hscode.analysis.cases import Case, CaseIndex, CombinedCaseIndex
 
+from .cache import case_index_key_cached
 from .models import ClassificationCase
 
 # The shipped corpora change only when load_shipped_data loads a new edition; imports and staff verdicts change
@@ -52,7 +53,12 @@ def _part(shipped: bool) -> QuerySet[ClassificationCase]:
 
 def case_index_key() -> tuple:
     """The shipped part by its content (count, lowest and highest text hash: the same corpus loaded again keeps
-    its key), the rest by (count, highest id): changes whenever a case is added or deleted."""
+    its key), the rest by (count, highest id): changes whenever a case is added or deleted. Kept in Redis between
+    writes of cases (every writer calls hscode.cache.case_index_changed)."""
+    return case_index_key_cached(_case_index_key_read)
+
+
+def _case_index_key_read() -> tuple:
     shipped = _part(True).aggregate(n=Count("id"), low=Min("text_hash"), high=Max("text_hash"))
     rest = _part(False).aggregate(n=Count("id"), top=Max("id"))
     return (shipped["n"] or 0, shipped["low"] or "", shipped["high"] or "", rest["n"] or 0, rest["top"] or 0)

@@ -36,6 +36,7 @@ from .analysis.nomenclature import get_nomenclature
 from .analysis.text import clean, detect_language
 from .buttons import DEFAULT_ORDER, HS_CODE, button_build, button_order, candidate_button, candidate_names
 from .cache import (
+    case_index_changed,
     code_buttons_get,
     code_buttons_key,
     code_buttons_put,
@@ -152,6 +153,8 @@ def classification_cases_import(lines: Iterable[str], source: str) -> CaseImport
     new = [case for key, case in rows.items() if key not in existing]
     with transaction.atomic():
         ClassificationCase.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        if new:
+            case_index_changed()  # bulk_create sends no post_save
     return CaseImportResult(imported=len(new), present=len(rows) - len(new), invalid=invalid)
 
 

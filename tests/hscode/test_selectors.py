@@ -1,10 +1,18 @@
 import time
 
 import pytest
+from django.db import transaction
 
 from hscode.analysis.analyse import analyse_text
 from hscode.models import ClassificationCase, case_text_hash
-from hscode.selectors import SHIPPED_SOURCES, case_index_build_in_background, case_index_clear, case_index_get
+from hscode.selectors import (
+    SHIPPED_SOURCES,
+    case_index_build_in_background,
+    case_index_clear,
+    case_index_get,
+    case_index_key,
+)
+from hscode.services import classification_cases_import
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 
@@ -77,3 +85,30 @@ def test_a_worker_indexes_a_changed_shipped_corpus_beside_its_tasks_and_answers_
         assert len(index) == 2
     finally:
         case_index_build_in_background(False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_case_index_key_is_read_from_redis_until_cases_are_written(django_assert_num_queries):
+    """The key costs two aggregates over every case: it is computed once per change of the cases, not per message."""
+    first = case_index_key()
+    with django_assert_num_queries(0):
+        assert case_index_key() == first
+    with transaction.atomic():
+        ClassificationCase.objects.create(text="kitchen strainer of stainless steel wire mesh", hs6="732393",
+                                          source=ClassificationCase.Source.IMPORT)
+        # Inside the writing transaction the key is read from the database: the new case is seen at once.
+        inside = case_index_key()
+        assert inside != first
+    # Committed: the generation moved on, so the stored key is computed again once, then served from Redis.
+    assert case_index_key() == inside
+    with django_assert_num_queries(0):
+        assert case_index_key() == inside
+
+
+def test_a_bulk_import_marks_the_case_index_changed(django_capture_on_commit_callbacks):
+    before = case_index_key()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = classification_cases_import(['{"text": "frozen boneless pork belly slices", "hs6": "020329"}'],
+                                             ClassificationCase.Source.IMPORT)
+    assert result.imported == 1
+    assert case_index_key() != before
