@@ -108,8 +108,10 @@ class _DeliveryMixin:
             self._poller = asyncio.get_running_loop().create_task(self._poll_loop())
 
     async def _poll_loop(self) -> None:
-        while self.cursor.in_flight:
+        while True:
             await asyncio.sleep(POLL_INTERVAL_S)
+            if not self.cursor.in_flight:  # the work ended meanwhile: stop without reading the log
+                return
             try:
                 await self.cursor.poll_head()
             except Exception:
