@@ -55,6 +55,10 @@ def event_emit(*, conversation_id: uuid.UUID, message_id: int | None, event: str
     return seq
 
 
+# The most frames one channel-layer message carries; a transaction's frames beyond it go in further messages.
+BATCH_FRAMES_MAX = 32
+
+
 class _CommitBatch:
     """The frames of one conversation committed by one transaction: one broadcast after commit.
 
@@ -76,15 +80,18 @@ class _CommitBatch:
 
     def __call__(self) -> None:
         self.sent = True
-        if self.frames:
-            events_broadcast(self.conversation_id, sorted(self.frames, key=lambda frame: frame["seq"]))
+        frames = sorted(self.frames, key=lambda frame: frame["seq"])
+        # A transaction that emits very many events (a bulk reprocess) still keeps each layer message small
+        # (docs/pitfalls.md, "Size").
+        for start in range(0, len(frames), BATCH_FRAMES_MAX):
+            events_broadcast(self.conversation_id, frames[start:start + BATCH_FRAMES_MAX])
 
     @classmethod
     def add(cls, conversation_id: uuid.UUID, frame: dict[str, Any]) -> None:
         hooks = connection.run_on_commit
         batch = None
         for index, (_, hook, _) in enumerate(hooks):
-            if isinstance(hook, cls) and hook.conversation_id == conversation_id and not hook.sent:
+            if isinstance(hook, cls) and str(hook.conversation_id) == str(conversation_id) and not hook.sent:
                 batch = hook
                 # Its old place becomes a no-op (not removed: TestCase.captureOnCommitCallbacks counts places).
                 hooks[index] = (set(), _nothing, False)

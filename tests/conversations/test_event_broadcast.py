@@ -13,7 +13,7 @@ from django.db import transaction
 
 from chat.services import conversation_create
 from conversations import contracts
-from conversations.events import _broadcaster, conversation_group, event_emit
+from conversations.events import BATCH_FRAMES_MAX, _broadcaster, conversation_group, event_emit
 from conversations.models import Conversation, ConversationEvent
 from conversations.selectors import Owner
 
@@ -125,3 +125,13 @@ def test_two_conversations_in_one_transaction_get_one_message_each(conversation)
         _emit(conversation)
     assert [[f["seq"] for f in m["frames"]] for m in _received(mine)] == [[1, 2]]
     assert [[f["seq"] for f in m["frames"]] for m in _received(theirs)] == [[1]]
+
+
+def test_a_transaction_with_more_frames_than_one_message_carries_sends_them_in_order_in_few_messages(conversation):
+    channel = _listen(conversation)
+    count = BATCH_FRAMES_MAX + 3
+    with transaction.atomic():
+        for _ in range(count):
+            _emit(conversation)
+    sent = [[f["seq"] for f in m["frames"]] for m in _received(channel)]
+    assert sent == [list(range(1, BATCH_FRAMES_MAX + 1)), list(range(BATCH_FRAMES_MAX + 1, count + 1))]
