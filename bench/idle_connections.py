@@ -4,10 +4,10 @@
     python -m bench.idle_connections --url http://127.0.0.1:8000 --steps 500,1000,2000
 
 Each socket is a real chat socket: /ws/chat/<conversation>/ of a conversation its session owns (the consumer
-authorises, joins the conversation's group, reads the log head and starts its poll loop). At each step the
-sockets stay idle for --hold seconds (longer than daphne's 20 s ping interval, so every socket is pinged and
-answers), while daphne's CPU and memory are read from /proc; then every socket is asked for one frame (an
-unknown frame type, answered by an error frame) to prove the consumers are alive.
+authorises, joins the conversation's group and reads the log head; it polls the log only while its own work is in
+flight). At each step the sockets stay idle for --hold seconds (longer than daphne's 20 s ping interval, so every
+socket is pinged and answers), while daphne's CPU and memory are read from /proc; then every socket is asked for
+one frame (an unknown frame type, answered by an error frame) to prove the consumers are alive.
 """
 
 from __future__ import annotations

@@ -89,12 +89,16 @@ def _run(args) -> int:
         counts[stage["name"]]["commits"] += 1
         return real_commit(self)
 
-    real_broadcast = conversations.events.event_broadcast
+    # One channel-layer send per committed transaction (events_broadcast); a release before it sent one per event.
+    batched = hasattr(conversations.events, "events_broadcast")
+    broadcast_name = "events_broadcast" if batched else "event_broadcast"
+    real_broadcast = getattr(conversations.events, broadcast_name)
 
-    def counting_broadcast(conversation_id, frame):
+    def counting_broadcast(conversation_id, frames):
         counts[stage["name"]]["group_send"] += 1
-        counts[stage["name"]][f"event {frame['event']}"] += 1
-        return real_broadcast(conversation_id, frame)
+        for frame in frames if batched else [frames]:
+            counts[stage["name"]][f"event {frame['event']}"] += 1
+        return real_broadcast(conversation_id, frames)
 
     def enqueue(*a, **k):
         counts[stage["name"]]["celery enqueue"] += 1
@@ -116,7 +120,7 @@ def _run(args) -> int:
     conversation = Conversation.objects.create(owner_session_key="bench-pipeline")
     patches = [
         mock.patch.object(BaseDatabaseWrapper, "_commit", counting_commit),
-        mock.patch.object(conversations.events, "event_broadcast", counting_broadcast),
+        mock.patch.object(conversations.events, broadcast_name, counting_broadcast),
         mock.patch.object(message_process_task, "delay", enqueue),
     ]
     for p in patches:

@@ -37,7 +37,7 @@ from .services import bookmark_save, message_create
 
 logger = logging.getLogger(__name__)
 
-# While a message is in flight, how often the log head is checked for an event whose broadcast was lost.
+# While this socket's own work is in flight, how often the log head is checked for a lost last event.
 POLL_INTERVAL_S = 2.0
 
 
@@ -68,7 +68,11 @@ def _after_param(raw: str | None) -> int | None:
 
 
 class _DeliveryMixin:
-    """Join the conversation's group, replay if asked, and relay events in order."""
+    """Join the conversation's group, replay if asked, and relay events in order.
+
+    No timer runs while nothing is expected: the poll task exists only while this socket's own
+    work is in flight (conversations/delivery.py, docs/pitfalls.md "A lost last event").
+    """
 
     cursor: EventCursor
     _poller: asyncio.Task | None = None
@@ -77,33 +81,48 @@ class _DeliveryMixin:
 
     async def delivery_start(self, conversation, after: int | None) -> None:
         self.group = conversation_group(conversation.pk)
-        self.cursor = EventCursor(conversation.pk, self.frame_send)
+        self.cursor = EventCursor(conversation.pk, self.frame_send, on_expecting=self._poll_start)
         # Join first, then read (docs/pitfalls.md).
         await self.channel_layer.group_add(self.group, self.channel_name)
         if after is None:
             await self.cursor.start_live()
         else:
             await self.cursor.replay(after)
-        self._poller = asyncio.create_task(self._poll_loop())
 
     async def delivery_stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+                await poller
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    @property
+    def polling(self) -> bool:
+        """Whether this socket runs its poll timer now (only while its own work is in flight)."""
+        return self._poller is not None and not self._poller.done()
+
+    def _poll_start(self) -> None:
+        if not self.polling:
+            self._poller = asyncio.get_running_loop().create_task(self._poll_loop())
 
     async def _poll_loop(self) -> None:
         while True:
             await asyncio.sleep(POLL_INTERVAL_S)
-            if self.cursor.in_flight:
-                try:
-                    await self.cursor.poll_head()
-                except Exception:
-                    logger.exception("event poll failed")
+            if not self.cursor.in_flight:  # the work ended meanwhile: stop without reading the log
+                return
+            try:
+                await self.cursor.poll_head()
+            except Exception:
+                logger.exception("event poll failed")
+
+    async def conversation_events(self, event: dict) -> None:
+        """The frames one transaction committed (conversations.events)."""
+        await self.cursor.live_many(event["frames"])
 
     async def conversation_event(self, event: dict) -> None:
+        # One frame: what a worker still running the previous release sends during a rolling deploy.
         await self.cursor.live(event["frame"])
 
 

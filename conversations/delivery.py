@@ -6,8 +6,16 @@ The database log is the truth; the channel layer only says "something new".
 - Broadcasts from different workers may overtake each other, and channels_redis
   may drop a message. Seqs are allocated under the conversation's row lock, so a
   gap means the missing events are committed: read them from the log.
-- A dropped *last* event leaves no gap to notice, so while a message is still in
-  flight the cursor also polls the log's head now and then.
+- Frames committed by one transaction come as one channel-layer message
+  (`conversation.events`, in seq order); they go through the cursor one by one.
+- A dropped *last* event leaves no gap to notice. Only this socket's own unfinished work
+  can end in such an event (its message's tracks, the event of a vote it cast), so the
+  cursor says when it starts expecting something (`on_expecting`) and the consumer polls
+  the log's head only until nothing is expected any more. An idle socket runs no timer:
+  a later event's seq shows any gap, which is filled then. What an idle socket can miss
+  for good is a lost event that is the conversation's last one and that nobody on this
+  socket waits for (another tab's message); it is in the log and comes on the next
+  event, a reconnect or a resync. docs/pitfalls.md, "A lost last event".
 """
 
 from __future__ import annotations
@@ -36,9 +44,11 @@ def _fallback_follows(error_data: dict) -> bool:
 
 
 class EventCursor:
-    def __init__(self, conversation_id: uuid.UUID, send: Callable[[dict], Awaitable[None]]):
+    def __init__(self, conversation_id: uuid.UUID, send: Callable[[dict], Awaitable[None]],
+                 on_expecting: Callable[[], None] | None = None):
         self.conversation_id = conversation_id
         self._send = send
+        self._on_expecting = on_expecting  # called when work comes in flight: the consumer starts its poll
         self.last_seq = 0
         self._in_flight: dict[int, tuple[float, set[str]]] = {}  # message id -> (since, tracks ended)
 
@@ -53,6 +63,11 @@ class EventCursor:
     def expect(self, seconds: float = 30.0) -> None:
         """The client just sent a message: its events are due even before the first one arrives."""
         self._in_flight.setdefault(-1, (time.monotonic() - _IN_FLIGHT_MAX_S + seconds, set()))
+        self._expecting()
+
+    def _expecting(self) -> None:
+        if self._on_expecting is not None and self._in_flight:
+            self._on_expecting()
 
     def _track(self, frame: dict) -> None:
         message_id = frame.get("message_id")
@@ -69,6 +84,7 @@ class EventCursor:
             self._in_flight.pop(message_id, None)
         else:
             self._in_flight[message_id] = (since, ended)
+            self._expecting()
 
     async def start_live(self) -> None:
         """Deliver only what happens from now on (the caller already has the stored state)."""
@@ -81,6 +97,7 @@ class EventCursor:
         await self._send(contracts.snapshot_frame(snapshot, last_seq=head))
         for item in snapshot["messages"]:
             self._in_flight[item["message_id"]] = (time.monotonic(), set())
+        self._expecting()
         self.last_seq = max(0, min(after, head))
         page = settings.CHAT_REPLAY_MAX_EVENTS
         frames = await database_sync_to_async(event_list_after)(self.conversation_id, self.last_seq, head, page)
@@ -106,6 +123,11 @@ class EventCursor:
         if seq > self.last_seq + 1:
             await self.fill(seq - 1)
         await self._deliver(frame)
+
+    async def live_many(self, frames: list[dict]) -> None:
+        """The frames of one committed transaction, in seq order."""
+        for frame in sorted(frames, key=lambda frame: frame["seq"]):
+            await self.live(frame)
 
     async def poll_head(self) -> None:
         """Catch up if the log moved on without a broadcast reaching us."""

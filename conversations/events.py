@@ -1,9 +1,10 @@
-"""Announcing committed changes: per-conversation seq, a stored log, and a broadcast after commit."""
+"""Announcing committed changes: per-conversation seq, a stored log, and one broadcast per commit."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -42,16 +43,68 @@ def event_emit(*, conversation_id: uuid.UUID, message_id: int | None, event: str
 
     The row lock taken by the UPDATE serialises emitters of one conversation, so seqs are
     gap-free and in commit order. Inside a caller's transaction no savepoint is needed: a
-    failure here aborts the caller's transaction as a whole.
+    failure here aborts the caller's transaction as a whole. Every event of one conversation
+    committed by one transaction goes out in one channel-layer message (_CommitBatch).
     """
     with transaction.atomic(savepoint=False):
         seq = _next_seq(conversation_id)
         ConversationEvent.objects.create(
             conversation_id=conversation_id, seq=seq, message_id=message_id, event=event, data=data
         )
-        frame = contracts.server_frame(event, data, message_id, seq)
-        transaction.on_commit(lambda: event_broadcast(conversation_id, frame))
+        _CommitBatch.add(conversation_id, contracts.server_frame(event, data, message_id, seq))
     return seq
+
+
+# The most frames one channel-layer message carries; a transaction's frames beyond it go in further messages.
+BATCH_FRAMES_MAX = 32
+
+
+class _CommitBatch:
+    """The frames of one conversation committed by one transaction: one broadcast after commit.
+
+    Django's commit hooks already know savepoints: a hook registered inside a savepoint that is
+    rolled back is dropped (BaseDatabaseWrapper.savepoint_rollback), and all of them are dropped
+    when the transaction rolls back. So each frame still gets a hook of its own, registered where
+    it was emitted, which only adds the frame to the batch; the batch's own hook sends whatever
+    was added. That hook must run after every frame's hook and must survive a savepoint rollback
+    (frames emitted before the savepoint are still committed), so it is kept at the end of the
+    connection's hook list, tagged with no savepoint: each emit moves it behind its own frame.
+    The state lives in the connection's hook list only, so it ends with the transaction (commit
+    or rollback), and a forked worker starts with none.
+    """
+
+    def __init__(self, conversation_id: uuid.UUID) -> None:
+        self.conversation_id = conversation_id
+        self.frames: list[dict[str, Any]] = []
+        self.sent = False
+
+    def __call__(self) -> None:
+        self.sent = True
+        frames = sorted(self.frames, key=lambda frame: frame["seq"])
+        # A transaction that emits very many events (a bulk reprocess) still keeps each layer message small
+        # (docs/pitfalls.md, "Size").
+        for start in range(0, len(frames), BATCH_FRAMES_MAX):
+            events_broadcast(self.conversation_id, frames[start:start + BATCH_FRAMES_MAX])
+
+    @classmethod
+    def add(cls, conversation_id: uuid.UUID, frame: dict[str, Any]) -> None:
+        hooks = connection.run_on_commit
+        batch = None
+        for index, (_, hook, _) in enumerate(hooks):
+            if isinstance(hook, cls) and str(hook.conversation_id) == str(conversation_id) and not hook.sent:
+                batch = hook
+                # Its old place becomes a no-op (not removed: TestCase.captureOnCommitCallbacks counts places).
+                hooks[index] = (set(), _nothing, False)
+                break
+        if batch is None:
+            batch = cls(conversation_id)
+        transaction.on_commit(functools.partial(batch.frames.append, frame))  # dropped with its savepoint
+        # Behind this frame's hook, and in no savepoint: a rolled-back savepoint leaves it in place.
+        hooks.append((set(), batch, False))
+
+
+def _nothing() -> None:
+    pass
 
 
 class _Broadcaster:
@@ -118,9 +171,15 @@ _broadcaster = _Broadcaster()
 atexit.register(_broadcaster.flush)
 
 
-def event_broadcast(conversation_id: uuid.UUID, frame: dict[str, Any]) -> None:
-    """Best effort: the event is already stored, so a client that misses it gets it on replay."""
+def events_broadcast(conversation_id: uuid.UUID, frames: list[dict[str, Any]]) -> None:
+    """Best effort: the events are already stored, so a client that misses them gets them from the log."""
     try:
-        _broadcaster.send(conversation_group(conversation_id), {"type": "conversation.event", "frame": frame})
+        _broadcaster.send(conversation_group(conversation_id), {"type": "conversation.events", "frames": frames})
     except Exception:
-        logger.exception("broadcast of %s seq %s failed; clients recover it by replay", frame["event"], frame["seq"])
+        logger.exception("broadcast of seqs %s-%s failed; clients recover them from the log",
+                         frames[0]["seq"], frames[-1]["seq"])
+
+
+def event_broadcast(conversation_id: uuid.UUID, frame: dict[str, Any]) -> None:
+    """One frame on its own (the bench's floor measures this path)."""
+    events_broadcast(conversation_id, [frame])

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 
 import httpx
 import jsonschema
 import pytest
 from channels.db import database_sync_to_async
+from django.db import transaction
 
+from chat.consumers import POLL_INTERVAL_S
 from conversations import contracts
-from conversations.models import ChatMessage, ConversationEvent
+from conversations.events import event_emit
+from conversations.models import ChatMessage, Conversation, ConversationEvent
 from tests.fakes.llm_server import DEFAULT_TEXT
 from tests.support.live import ChatClient, frames_until
 
@@ -28,6 +32,61 @@ def _log(conversation_id: str) -> list[dict]:
 async def _exchange(ws, text: str) -> list[dict]:
     await ws.send(json.dumps({"type": "chat.message", "message": text}))
     return await frames_until(ws, DONE, count=2, timeout=90)  # generous: the machine may be loaded
+
+
+def _store_unannounced(conversation_id: str) -> int:
+    """A committed event whose broadcast never reached anyone (as when the channel layer drops it)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        seq = conversation.last_seq + 1
+        Conversation.objects.filter(pk=conversation_id).update(last_seq=seq)
+        ConversationEvent.objects.create(conversation_id=conversation_id, seq=seq, message_id=None,
+                                         event=contracts.THINKING, data={})
+    return seq
+
+
+def _emit_announced(conversation_id: str) -> int:
+    return event_emit(conversation_id=uuid.UUID(conversation_id), message_id=None, event=contracts.THINKING, data={})
+
+
+async def _nothing_within(ws, seconds: float) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ws.recv(), seconds)
+
+
+async def test_an_idle_socket_reads_no_log_until_a_later_seq_shows_the_gap_then_fills_it(chat_client):
+    conversation_id = chat_client.conversation_create()
+    async with chat_client.connect(conversation_id) as ws:
+        lost = await database_sync_to_async(_store_unannounced)(conversation_id)
+        # Nothing is expected on this socket, so no poll timer runs: the unannounced event stays in the log.
+        await _nothing_within(ws, 3 * POLL_INTERVAL_S)
+        announced = await database_sync_to_async(_emit_announced)(conversation_id)
+        frames = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(2)]
+        await _nothing_within(ws, 0.5)  # and nothing twice
+    assert [f["seq"] for f in frames] == [lost, announced] == [lost, lost + 1]
+    assert frames == await database_sync_to_async(_log)(conversation_id)
+
+
+async def test_the_poll_runs_only_while_the_socket_waits_for_its_own_work(chat_client):
+    conversation_id = chat_client.conversation_create()
+    async with chat_client.connect(conversation_id) as ws:
+        frames = await _exchange(ws, "8517.13")
+        answer_id = next(f for f in frames if f["event"] == contracts.ANSWER_COMPLETE)["data"]["assistant_message_id"]
+        # The message's tracks ended: nothing in flight, no timer; an unannounced event waits for the next one.
+        waiting = await database_sync_to_async(_store_unannounced)(conversation_id)
+        await _nothing_within(ws, 3 * POLL_INTERVAL_S)
+        # A vote: its event is announced; the gap before it is filled, in order.
+        await ws.send(json.dumps({"type": contracts.CLIENT_ANSWER_FEEDBACK, "message_id": answer_id, "vote": "up"}))
+        filled = [json.loads(await asyncio.wait_for(ws.recv(), 15)) for _ in range(2)]
+        assert [f["seq"] for f in filled] == [waiting, waiting + 1]
+        assert filled[1]["event"] == contracts.ANSWER_FEEDBACK
+        # Having sent something, the socket expects its events for a while and polls the log meanwhile: an event
+        # whose broadcast is lost (a dropped last event leaves no gap to notice) still arrives, without any other.
+        lost_last = await database_sync_to_async(_store_unannounced)(conversation_id)
+        polled = json.loads(await asyncio.wait_for(ws.recv(), 3 * POLL_INTERVAL_S + 5))
+        assert polled["seq"] == lost_last
+        await _nothing_within(ws, 0.5)
+    assert [*frames, *filled, polled] == await database_sync_to_async(_log)(conversation_id)
 
 
 async def test_replay_after_a_disconnect_at_any_point_yields_exactly_the_missed_events(chat_client):
