@@ -290,8 +290,14 @@ def grounded_answer_sections(analysis: TextAnalysis, facts_for: FactsLookup | No
         if not mention.valid:
             yield text["invalid"].format(raw=mention.raw, reason=mention.reason)
 
+    looked_up: dict[tuple[str, str], CodeFacts | None] = {}  # a code's facts are read once per answer
+
     def facts_of(code: str, national: str = "") -> CodeFacts | None:
-        return facts_for(code, national) if facts_for is not None and len(code) == 6 else None
+        if facts_for is None or len(code) != 6:
+            return None
+        if (code, national) not in looked_up:
+            looked_up[code, national] = facts_for(code, national)
+        return looked_up[code, national]
 
     def describe(code: str, english: str) -> str:
         """Korean names first (관세청 HSK); the HS 2022 English text when there are none or in English."""
