@@ -304,9 +304,13 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         # (the lexicon-exact rule keeps its own fixed confidence, docs/classifier.md "Calibration rule")
         top = candidates[0]
         calibrated = calibrate(calibration_input(top.source, dict(calibration_features)), language, top.source, kind)
+        rest = [min(c.confidence, calibrated) for c in candidates[1:5]]
+        # the codes exclude one another: the others share at most what the first leaves (scaled, order kept)
+        room = max(0.0, 1.0 - calibrated)
+        scale = room / sum(rest) if sum(rest) > room else 1.0
         candidates = [Candidate(top.code, top.description, calibrated, top.source, top.evidence)] + [
-            Candidate(c.code, c.description, min(c.confidence, calibrated), c.source, c.evidence)
-            for c in candidates[1:]
+            Candidate(c.code, c.description, round(conf * scale, 3), c.source, c.evidence)
+            for c, conf in zip(candidates[1:5], rest, strict=True)
         ]
 
     if explicit is not None and explicit.level == 6:
