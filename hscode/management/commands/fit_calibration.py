@@ -103,7 +103,7 @@ class Command(BaseCommand):
         coef, bias = fit_first_stage(all_pairs)
         reliability = cross_fitted_reliability(records)
         data = {
-            "fitted": dt.date.today().isoformat(),
+            "fitted": dt.datetime.now(dt.UTC).date().isoformat(),  # UTC, as the docs date their runs
             "method": f"{options['folds']}-fold over the shipped KCS case corpora; isotonic per (language, source, "
             "kind of text), each corpus only for the kinds it measures; reliability cross-fitted (odd/even folds)",
             "rows": len(records),
