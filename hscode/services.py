@@ -55,7 +55,7 @@ from .stored_analysis import analysis_dump, stored_analysis
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "2026.11.29.4"  # + first-stage calibration fitted on the shipped corpora; lexicon 2026.11.29-1
+ANALYSIS_VERSION = "2026.11.29.5"  # + case weight per kind of text, first stage on all trade names
 # Time kept back from the button budget for building and announcing the buttons after Context7.
 BUTTON_MARGIN_S = 0.5
 # The HS code bookmark (sse_bookmark_data) is offered only at or above this confidence.

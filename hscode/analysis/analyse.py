@@ -31,7 +31,6 @@ from .calibration import (
     candidate_confidences,
     first_stage_vector,
     is_lexicon_exact,
-    is_long,
     raw_features,
     text_kind,
 )
@@ -58,10 +57,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DETAIL_KINDS = ("material", "use", "processing", "form", "product")
-# How strongly a case vote can override retrieval: strength = CASE_WEIGHT[language] * best neighbour similarity
-# (at most CASE_MAX_STRENGTH). Korean retrieval is the weaker stage, so Korean cases weigh more. Chosen by k-fold
-# over the shipped corpora (docs/classifier.md), not on the dev files.
-CASE_WEIGHT = {"en": 1.0, "ko": 3.0}
+# How strongly a case vote can override retrieval: strength = case weight * best neighbour similarity (at most
+# CASE_MAX_STRENGTH). The weight is chosen per (language, kind of text) where a shipped corpus measures that kind,
+# by k-fold over it with its first stage cross-fitted, never on the dev files (docs/classifier.md, "Labelled
+# cases"): declaration records on the trade names, Korean descriptions on the rulings (near duplicates in one fold).
+# A kind no corpus measures (English free text, short Korean text) keeps CASE_WEIGHT_UNMEASURED.
+CASE_WEIGHT = {("en", "record"): 3.0, ("ko", "record"): 3.0, ("ko", "long"): 3.0}
+CASE_WEIGHT_UNMEASURED = 1.0
 CASE_MIN_SIMILARITY = 0.1
 CASE_MAX_STRENGTH = 0.95
 # A staff verdict on the same text (similarity at least this) is taken as it is, at REVIEW_CONFIDENCE.
@@ -259,8 +261,7 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
     strength = share = case_sim = 0.0
     if cases is not None and len(cases) and query_text.strip():
         votes = cases.vote(query_text, words=features_of(query_text, language, query, morphs))
-        # the Korean case weight was chosen on ruling-length descriptions; short texts keep the default
-        weight = CASE_WEIGHT.get(language, 1.0) if is_long(query_text) else 1.0
+        weight = CASE_WEIGHT.get((language, text_kind(query_text)), CASE_WEIGHT_UNMEASURED)
         candidates, strength = _merge_cases(candidates, votes, prefix, weight)
         verdict = _staff_verdict_on_this_text(votes, prefix)
         if verdict is not None:
@@ -303,9 +304,13 @@ def _analyse(text: str, cases: AnyCaseIndex | None) -> TextAnalysis:
         # (the lexicon-exact rule keeps its own fixed confidence, docs/classifier.md "Calibration rule")
         top = candidates[0]
         calibrated = calibrate(calibration_input(top.source, dict(calibration_features)), language, top.source, kind)
+        rest = [min(c.confidence, calibrated) for c in candidates[1:5]]
+        # the codes exclude one another: the others share at most what the first leaves (scaled, order kept)
+        room = max(0.0, 1.0 - calibrated)
+        scale = room / sum(rest) if sum(rest) > room else 1.0
         candidates = [Candidate(top.code, top.description, calibrated, top.source, top.evidence)] + [
-            Candidate(c.code, c.description, min(c.confidence, calibrated), c.source, c.evidence)
-            for c in candidates[1:]
+            Candidate(c.code, c.description, round(conf * scale, 3), c.source, c.evidence)
+            for c, conf in zip(candidates[1:5], rest, strict=True)
         ]
 
     if explicit is not None and explicit.level == 6:

@@ -41,3 +41,18 @@ def test_empty_case_index_leaves_the_analysis_unchanged():
     plain = analyse_text("냉동 삼겹살")
     with_empty = analyse_text("냉동 삼겹살", CaseIndex([]))
     assert [c.code for c in plain.candidates] == [c.code for c in with_empty.candidates]
+
+
+def test_a_declaration_record_leans_on_its_case_vote_more_than_english_free_text():
+    # the record weight was chosen on the trade names' k-fold; English free text, which no shipped corpus
+    # measures, keeps the unmeasured default (docs/classifier.md, "Labelled cases")
+    from hscode.analysis.analyse import CASE_WEIGHT, CASE_WEIGHT_UNMEASURED
+
+    index = CaseIndex(CASES)
+    record = analyse_text("PLASTIC BOX; LID", index)
+    free = analyse_text("a plastic box with a lid", index)
+    assert (record.calibration_kind, free.calibration_kind) == ("record", "short")
+    record_strength = dict(record.calibration_features)["case_strength"]
+    free_strength = dict(free.calibration_features)["case_strength"]
+    assert CASE_WEIGHT[("en", "record")] > CASE_WEIGHT_UNMEASURED
+    assert 0 < free_strength < record_strength
