@@ -71,7 +71,9 @@ async def test_explicit_code_message_streams_three_buttons_then_complete(chat_cl
         assert response.status_code == 200, data["url"]
 
 
-@pytest.mark.parametrize("text", ["851713 스마트폰", "8517130000 수입 요건", "HS 8517 규제", "8517.13.00"])
+# A bare digit run beside a product name is only a hint weighed against the text (tests/hscode/
+# test_typed_code_cues.py); with a cue, or alone, it is the code.
+@pytest.mark.parametrize("text", ["HS 851713 스마트폰", "8517130000 수입 요건", "HS 8517 규제", "8517.13.00"])
 async def test_every_common_notation_drives_the_buttons(chat_client, text):
     conversation_id = chat_client.conversation_create()
     async with chat_client.connect(conversation_id) as ws:
