@@ -38,19 +38,19 @@ from conversations.task_metrics import task_metrics_put
 
 from .analysis.analyse import TextAnalysis
 from .answer_stream import answer_generate, answer_grounded_put, answer_waits_on_network, grounded_answer_text
-from .cache import question_get, question_key
+from .cache import question_get
 from .context7_consult import context7_enabled
 from .history import history_put
 from .selectors import case_index_key
 from .services import (
-    ANALYSIS_VERSION,
     CONTEXT7_PENDING,
-    _estimated_preparation_ms,
     analysis_record,
     detail_buttons_announce,
     detail_buttons_local,
     detail_page_build,
+    detail_page_estimate_ms,
     message_analyse,
+    question_cache_key,
     question_cache_serving,
 )
 from .stored_analysis import KEY as ANALYSIS_KEY
@@ -105,7 +105,7 @@ def message_process(message_id: int, *, hops: bool = True) -> Processed:
     analysis = stored_analysis(record)
     if record is None:
         case_key = case_index_key()  # read once: for the question's key and for the analysis
-        key = question_key(message.content, analysis_version=ANALYSIS_VERSION, case_index=case_key)
+        key = question_cache_key(message.content, case_key)
         cached = question_get(key) if buttons_due else None
         if cached is not None and ANALYSIS_KEY in cached["record"]:
             record, cached_buttons = question_cache_serving(cached, session_id)
@@ -184,7 +184,7 @@ def _context7_begin(message: ChatMessage, record: dict) -> None:
     task_metrics_put(message, "task_b", start_time=contracts.now_iso(), end_time=None, status="running")
     message.save(update_fields=["status", "hscode_analysis", "parallel_task_metrics", "updated_at"])
     event_emit(conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTONS_START,
-               data=contracts.buttons_start_data(estimated_ms=_estimated_preparation_ms(), context7_enabled=True,
+               data=contracts.buttons_start_data(estimated_ms=detail_page_estimate_ms(), context7_enabled=True,
                                                  cache_checked=settings.DETAIL_CACHE_TTL_S > 0))
 
 

@@ -48,7 +48,7 @@ from .analysis.notation import normalize_code
 from .analysis.text import clean, detect_language
 from .models import AnalysisReview, ClassificationCase, ReprocessRun, case_text_hash
 from .pipeline import message_process
-from .services import _question_key
+from .services import question_cache_key
 
 REPROCESS_TASK = "hscode.tasks.reprocess_message"
 
@@ -290,7 +290,7 @@ def reprocess_run(message_id: int, request_id: uuid.UUID | str) -> ReprocessRun 
     pending = ChatMessage.objects.filter(pk=message_id, hscode_analysis__isnull=True).values_list("content", flat=True)
     for text in pending:  # not analysed again yet (also when resuming after a crash)
         # A fresh analysis, not the cached one (the point of reprocessing); the result is cached again.
-        cache.delete(_question_key(text))
+        cache.delete(question_cache_key(text))
     try:
         message_process(message_id, hops=False)
     except Exception as exc:

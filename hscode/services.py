@@ -199,13 +199,11 @@ def _count_queries():
 # --- cache of finished work (seed 001, Day 9; hscode/cache.py) ------------------------------------
 
 
-def _question_key(text: str) -> str:
-    """Cache key of a normalised question and of what its analysis depends on (version, case index)."""
-    return question_key(text, analysis_version=ANALYSIS_VERSION, case_index=case_index_key())
-
-
-def detail_cache_get(text: str) -> dict | None:
-    return question_get(_question_key(text))
+def question_cache_key(text: str, case_key: tuple | None = None) -> str:
+    """Cache key of a normalised question and of what its analysis depends on (version, case index; `case_key`
+    when the caller already read it for this message)."""
+    return question_key(text, analysis_version=ANALYSIS_VERSION,
+                        case_index=case_index_key() if case_key is None else case_key)
 
 
 def _detail_cache_put(message: ChatMessage, buttons: dict[str, dict] | None = None) -> None:
@@ -279,7 +277,7 @@ def _personalised(data: dict, record: dict, session_id: str) -> dict:
 # --- the steps --------------------------------------------------------------------
 
 
-def _estimated_preparation_ms() -> int:
+def detail_page_estimate_ms() -> int:
     """The average of the last 20 completed preparations, refreshed every 30 s (not per message)."""
     return cache.get_or_set("detail-page:estimate-ms", _estimate_from_recent, timeout=30)
 
@@ -369,7 +367,7 @@ def _begin(message_id: int) -> ChatMessage | None:
                 message_id=message.pk,
                 event=contracts.BUTTONS_START,
                 data=contracts.buttons_start_data(
-                    estimated_ms=_estimated_preparation_ms(),
+                    estimated_ms=detail_page_estimate_ms(),
                     context7_enabled=context7_enabled(),
                     cache_checked=settings.DETAIL_CACHE_TTL_S > 0,
                 ),
@@ -818,7 +816,7 @@ def message_code_choose(*, conversation_id, message_id: int, hscode: object) -> 
         )
         event_emit(
             conversation_id=message.conversation_id, message_id=message.pk, event=contracts.BUTTONS_START,
-            data=contracts.buttons_start_data(estimated_ms=_estimated_preparation_ms(), context7_enabled=False,
+            data=contracts.buttons_start_data(estimated_ms=detail_page_estimate_ms(), context7_enabled=False,
                                               cache_checked=False),
         )
     for button_type in record["button_order"]:

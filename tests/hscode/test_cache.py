@@ -24,7 +24,7 @@ from hscode.cache import (
     question_get,
 )
 from hscode.context7_consult import reset_clients
-from hscode.services import ANALYSIS_VERSION, _question_key, detail_button_ready, detail_page_prepare
+from hscode.services import ANALYSIS_VERSION, detail_button_ready, detail_page_prepare, question_cache_key
 from tests.customs.kcs_fixtures import kcs_fake  # noqa: F401
 from tests.fakes.fixtures import context7_server, redis_prefix, redis_url  # noqa: F401
 from tests.trade.conftest import COMTRADE_COFFEE, run_import
@@ -105,9 +105,9 @@ def test_a_code_has_its_own_per_code_editions_beside_the_global_ones():
     assert all(value > 0 for value in editions.values())  # a missing counter starts at the time, never at 0
 
 
-def test_the_question_key_is_a_hash_of_the_normalised_text_never_the_text():
-    key = _question_key("  8517.13 관세율 알려줘 ?")
-    assert key == _question_key("8517.13 관세율 알려줘")
+def test_thequestion_cache_key_is_a_hash_of_the_normalised_text_never_the_text():
+    key = question_cache_key("  8517.13 관세율 알려줘 ?")
+    assert key == question_cache_key("8517.13 관세율 알려줘")
     assert "8517" not in key and "관세율" not in key
 
 
@@ -272,7 +272,7 @@ def test_a_failed_context7_lookup_caches_nothing(ask, failing_context7):
     failed = ask(text)
     record = failed.hscode_analysis
     assert record["fallback_used"] is True and failed.status == ChatMessage.Status.COMPLETED
-    assert question_get(_question_key(text)) is None
+    assert question_get(question_cache_key(text)) is None
     assert code_buttons_get(record["code_cache"]["key"]) is None
     key = code_buttons_key("8517.13", "ko", analysis_version=ANALYSIS_VERSION, editions=code_editions("851713"))
     assert key == record["code_cache"]["key"]
@@ -282,7 +282,7 @@ def test_a_failed_context7_lookup_caches_nothing(ask, failing_context7):
     repeat = ask(text)
     assert repeat.hscode_analysis["cache_hit"] is False and repeat.hscode_analysis["fallback_used"] is False
     assert failing_context7.request_count() > calls  # really asked again
-    assert question_get(_question_key(text)) is not None  # a success is cached
+    assert question_get(question_cache_key(text)) is not None  # a success is cached
 
 
 # --- detail-page data -----------------------------------------------------------------------------------------
